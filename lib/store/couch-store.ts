@@ -1,0 +1,247 @@
+import Nano from 'nano';
+import {AuthError, ConflictError, ConfigError, EdwError, ForbiddenError, NotFoundError, UnavailableError} from '../errors/index.js';
+import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
+
+export interface CouchStoreOptions {
+  /** URL of the database itself, e.g. `http://host:5984/edw`. Credentials in it are moved to a header. */
+  url: string;
+  /** User name; overrides one given in the URL. */
+  user?: string;
+  /** Password; never printed. */
+  password?: string;
+  /**
+   * How long a request may take beyond its own long-poll wait before it is abandoned, in ms. A feed
+   * connection that stays open and silent after a server restart is cut by this.
+   * @default 60000
+   */
+  requestTimeoutMs?: number;
+}
+
+interface RequestSpec {
+  method?: 'get' | 'put' | 'post' | 'delete';
+  path?: string;
+  qs?: Record<string, unknown>;
+  body?: unknown;
+  signal?: AbortSignal;
+  /** Extra time this request may legitimately wait (a long-poll). */
+  waitMs?: number;
+}
+
+/** Split a database URL into a credential-free server URL, the database name and the credentials. */
+export function parseDatabaseUrl(url: string): {server: string; db: string; user?: string; password?: string; location: string} {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`database URL is not a valid URL: ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
+  }
+  const user = parsed.username ? decodeURIComponent(parsed.username) : undefined;
+  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  parsed.username = '';
+  parsed.password = '';
+  const parts = parsed.pathname.split('/').filter(Boolean);
+  const db = parts.pop();
+  if (!db) throw new ConfigError(`database URL ${parsed.href} names no database (expected http://host:5984/NAME)`);
+  parsed.pathname = parts.length ? `/${parts.join('/')}/` : '/';
+  parsed.search = '';
+  const server = parsed.href;
+  return {server, db: decodeURIComponent(db), user, password, location: `${server}${db}`};
+}
+
+/** The server backend: CouchDB (or Cloudant, or any CouchDB-compatible server) over HTTP through nano. */
+export class CouchStore implements Store {
+  readonly kind = 'server' as const;
+  readonly location: string;
+  readonly #nano: Nano.ServerScope;
+  readonly #db: string;
+  readonly #user: string | undefined;
+  readonly #requestTimeoutMs: number;
+  readonly #controller = new AbortController();
+
+  constructor(options: CouchStoreOptions) {
+    const parsed = parseDatabaseUrl(options.url);
+    this.location = parsed.location;
+    this.#db = parsed.db;
+    this.#user = options.user ?? parsed.user;
+    const password = options.password ?? parsed.password;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+    const headers: Record<string, string> = {};
+    if (this.#user !== undefined) {
+      headers.Authorization = `Basic ${Buffer.from(`${this.#user}:${password ?? ''}`).toString('base64')}`;
+    }
+    this.#nano = Nano({url: parsed.server, headers, log: () => {}});
+  }
+
+  async #request<T>(what: string, spec: RequestSpec): Promise<T> {
+    const signals = [this.#controller.signal, AbortSignal.timeout(this.#requestTimeoutMs + (spec.waitMs ?? 0))];
+    if (spec.signal) signals.push(spec.signal);
+    try {
+      return (await this.#nano.request({
+        db: this.#db,
+        method: spec.method ?? 'get',
+        path: spec.path,
+        qs: spec.qs,
+        body: spec.body,
+        signal: AbortSignal.any(signals),
+      } as Nano.RequestOptions)) as T;
+    } catch (error) {
+      throw this.#translate(error, what, spec.signal);
+    }
+  }
+
+  /** Turn nano's error into one of edw's, with a message that names the database and never a password. */
+  #translate(error: unknown, what: string, signal?: AbortSignal): Error {
+    const e = error as {statusCode?: number; reason?: string; error?: string; name?: string; message?: string};
+    if (signal?.aborted) return signal.reason instanceof Error ? signal.reason : new EdwError(`${what}: aborted`, {cause: error});
+    const status = e.statusCode;
+    const reason = e.reason ?? e.error ?? '';
+    const where = `${what} at ${this.location}`;
+    if (status === undefined) {
+      const timedOut = e.name === 'TimeoutError' || /timeout|aborted/i.test(String(e.message));
+      const cause = (error as {cause?: {code?: string}}).cause;
+      const detail = timedOut ? 'no answer in time' : (cause?.code ?? 'connection failed');
+      return new UnavailableError(`cannot reach the database (${where}): ${detail}`, {cause: error});
+    }
+    if (status === 401) {
+      return new AuthError(`the database refused the credentials${this.#user ? ` of user ${this.#user}` : ''} (${where}): ${reason || 'unauthorized'}`, {cause: error});
+    }
+    if (status === 403) return new ForbiddenError(`${where} was refused: ${reason || 'forbidden'}`, {cause: error});
+    if (status === 404) return new NotFoundError(`${where}: not found${reason ? ` (${reason})` : ''}`, {cause: error});
+    if (status === 409 || status === 412) return new ConflictError(`${where}: ${reason || 'conflict'}`, {cause: error});
+    if (status === 429 || status >= 500) return new UnavailableError(`the database failed (${where}): HTTP ${status} ${reason}`.trim(), {cause: error});
+    return new EdwError(`${where}: HTTP ${status} ${reason}`.trim(), {cause: error});
+  }
+
+  async create(): Promise<boolean> {
+    try {
+      await this.#request('create database', {method: 'put'});
+      return true;
+    } catch (error) {
+      if (error instanceof ConflictError) return false;
+      throw error;
+    }
+  }
+
+  async info(signal?: AbortSignal): Promise<StoreInfo> {
+    const info = await this.#request<{doc_count: number; update_seq: unknown}>('open database', {signal});
+    return {docCount: info.doc_count, updateSeq: String(info.update_seq)};
+  }
+
+  async get(id: string, options: GetOptions = {}): Promise<Doc | null> {
+    const qs: Record<string, unknown> = {};
+    if (options.conflicts) qs.conflicts = true;
+    if (options.rev) qs.rev = options.rev;
+    try {
+      return await this.#request<Doc>(`read ${id}`, {path: docPath(id), qs, signal: options.signal});
+    } catch (error) {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    }
+  }
+
+  async getMany(ids: string[], signal?: AbortSignal): Promise<(Doc | null)[]> {
+    if (ids.length === 0) return [];
+    const result = await this.#request<{rows: Array<{doc?: Doc | null}>}>('read documents', {
+      method: 'post', path: '_all_docs', qs: {include_docs: true}, body: {keys: ids}, signal,
+    });
+    return result.rows.map((row) => row.doc ?? null);
+  }
+
+  async put(doc: Doc, signal?: AbortSignal): Promise<string> {
+    const result = await this.#request<{rev: string}>(`write ${doc._id}`, {method: 'put', path: docPath(doc._id), body: doc, signal});
+    return result.rev;
+  }
+
+  async bulkWrite(docs: Doc[], signal?: AbortSignal): Promise<WriteOutcome[]> {
+    if (docs.length === 0) return [];
+    const results = await this.#request<Array<{id: string; rev?: string; ok?: boolean; error?: string; reason?: string}>>(
+      'write documents', {method: 'post', path: '_bulk_docs', body: {docs}, signal});
+    return results.map((r, i): WriteOutcome => {
+      const id = r.id ?? docs[i]!._id;
+      if (!r.error && r.rev) return {id, ok: true, rev: r.rev};
+      const error = r.error === 'conflict' || r.error === 'forbidden' || r.error === 'unauthorized' ? r.error : 'other';
+      return {id, ok: false, error, reason: r.reason ?? r.error ?? 'unknown'};
+    });
+  }
+
+  async changes(params: ChangesParams): Promise<ChangesPage> {
+    const waitMs = params.waitMs ?? 0;
+    const qs: Record<string, unknown> = {
+      since: params.since,
+      limit: params.limit ?? 1000,
+      feed: waitMs > 0 ? 'longpoll' : 'normal',
+    };
+    if (waitMs > 0) qs.timeout = waitMs;
+    if (params.includeDocs) qs.include_docs = true;
+    if (params.filter) {
+      Object.assign(qs, params.filter.params ?? {});
+      qs.filter = params.filter.name;
+    }
+    const page = await this.#request<{results: Array<{id: string; seq: unknown; deleted?: boolean; doc?: Doc}>; last_seq: unknown}>(
+      'read changes', {path: '_changes', qs, signal: params.signal, waitMs});
+    return {
+      lastSeq: String(page.last_seq),
+      results: page.results.map((c) => ({
+        id: c.id, seq: String(c.seq), ...(c.deleted ? {deleted: true} : {}), ...(c.doc ? {doc: c.doc} : {}),
+      })),
+    };
+  }
+
+  async query(params: ViewParams): Promise<ViewResult> {
+    const qs: Record<string, unknown> = {};
+    if (params.key !== undefined) qs.key = params.key;
+    if (params.startkey !== undefined) qs.startkey = params.startkey;
+    if (params.endkey !== undefined) qs.endkey = params.endkey;
+    if (params.startkeyDocid !== undefined) qs.startkey_docid = params.startkeyDocid;
+    if (params.inclusiveEnd !== undefined) qs.inclusive_end = params.inclusiveEnd;
+    if (params.reduce !== undefined) qs.reduce = params.reduce;
+    if (params.groupLevel !== undefined) qs.group_level = params.groupLevel;
+    if (params.includeDocs !== undefined) qs.include_docs = params.includeDocs;
+    if (params.limit !== undefined) qs.limit = params.limit;
+    if (params.skip !== undefined) qs.skip = params.skip;
+    if (params.descending !== undefined) qs.descending = params.descending;
+    const what = `query view ${params.design}/${params.view}`;
+    try {
+      return await this.#request<ViewResult>(what, {path: `_design/${params.design}/_view/${params.view}`, qs, signal: params.signal});
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        throw new NotFoundError(`view ${params.design}/${params.view} is missing at ${this.location}: run 'edw push-design'`, {cause: error});
+      }
+      throw error;
+    }
+  }
+
+  async getLocal(id: string, signal?: AbortSignal): Promise<Record<string, unknown> | null> {
+    const doc = await this.get(`_local/${id}`, {signal});
+    if (!doc) return null;
+    const {_id, _rev, ...body} = doc;
+    return body;
+  }
+
+  async putLocal(id: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+    // _local documents belong to one writer (a listener's own checkpoint): last write wins, a 409 re-reads.
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.get(`_local/${id}`, {signal});
+      try {
+        await this.put({...body, _id: `_local/${id}`, ...(current?._rev ? {_rev: current._rev} : {})}, signal);
+        return;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || attempt >= 5) throw error;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#controller.abort(new EdwError('store closed'));
+  }
+
+  async destroy(): Promise<void> {
+    await this.#request('delete database', {method: 'delete'});
+  }
+}
+
+/** Path of a document: ids are encoded, but `_design/` and `_local/` keep their slash. */
+function docPath(id: string): string {
+  const special = /^(_design|_local)\/(.*)$/.exec(id);
+  return special ? `${special[1]}/${encodeURIComponent(special[2]!)}` : encodeURIComponent(id);
+}

@@ -1,0 +1,72 @@
+import {existsSync} from 'node:fs';
+import {resolve} from 'node:path';
+import {NotFoundError, UnavailableError} from '../errors/index.js';
+import {CouchStore} from './couch-store.js';
+import {PouchStore} from './pouch-store.js';
+import {readShareFile, SharedStore, shareStore} from './share.js';
+import type {Store} from './types.js';
+
+export interface OpenStoreOptions {
+  /** `http(s)://host:port/db` for a server, otherwise a folder for the embedded database. */
+  url: string;
+  user?: string;
+  password?: string;
+  /** Create the database when missing (else a missing database is a NotFoundError). @default false */
+  create?: boolean;
+  /**
+   * Embedded only: serve the database to other edw commands while this process holds it (what a
+   * long-running `edw listen` does). @default false
+   */
+  share?: boolean;
+  /** Server only: see CouchStoreOptions.requestTimeoutMs. */
+  requestTimeoutMs?: number;
+}
+
+/** Whether a database setting names a server rather than an embedded folder. */
+export function isServerUrl(url: string): boolean {
+  return /^https?:\/\//i.test(url);
+}
+
+/** Open the configured database: a server, the embedded folder, or the process that holds that folder. */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  if (isServerUrl(options.url)) {
+    const store = new CouchStore(options);
+    try {
+      if (options.create) await store.create();
+      await store.info();
+    } catch (error) {
+      await store.close();
+      if (error instanceof NotFoundError) throw new NotFoundError(`no database at ${store.location} (run 'edw init' to create it)`, {cause: error});
+      throw error;
+    }
+    return store;
+  }
+  const folder = resolve(options.url);
+  const shared = await readShareFile(folder);
+  if (shared) {
+    const store = new SharedStore(folder, shared);
+    await store.ping();
+    return store;
+  }
+  if (!options.create && !existsSync(folder)) {
+    throw new NotFoundError(`no database at ${folder} (run 'edw init' to create it)`);
+  }
+  const store = new PouchStore(folder);
+  try {
+    await store.info();
+  } catch (error) {
+    await store.close().catch(() => {});
+    if (error instanceof UnavailableError) {
+      throw new UnavailableError(`the embedded database ${folder} is held by another process that does not share it (only 'edw listen' shares it); wait for that process to end`, {cause: error});
+    }
+    throw error;
+  }
+  if (!options.share) return store;
+  const stopSharing = await shareStore(store, folder);
+  const close = store.close.bind(store);
+  store.close = async () => {
+    await stopSharing();
+    await close();
+  };
+  return store;
+}

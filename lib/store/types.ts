@@ -1,0 +1,126 @@
+/** A JSON document as the database holds it. */
+export interface Doc {
+  _id: string;
+  _rev?: string;
+  _deleted?: boolean;
+  _conflicts?: string[];
+  [field: string]: unknown;
+}
+
+/** The outcome of one document in a bulk write: each document wins or loses on its own. */
+export type WriteOutcome =
+  | {id: string; ok: true; rev: string}
+  | {id: string; ok: false; error: 'conflict' | 'forbidden' | 'unauthorized' | 'other'; reason: string};
+
+export interface GetOptions {
+  /** Also return `_conflicts` (the losing revisions of a replicated conflict). @default false */
+  conflicts?: boolean;
+  /** Return this revision rather than the winning one. */
+  rev?: string;
+  signal?: AbortSignal;
+}
+
+export interface ChangesParams {
+  /** Position to read from: a value returned as `lastSeq` or a change's `seq`, or `'0'`/`'now'`. Opaque. */
+  since: string;
+  /** A filter function of a design document (`'edw/stage'`) and its query parameters. */
+  filter?: {name: string; params?: Record<string, string>};
+  /** @default false */
+  includeDocs?: boolean;
+  /** Most changes returned by one call. @default 1000 */
+  limit?: number;
+  /**
+   * Long-poll: when nothing has changed since `since`, wait up to this long for a change before
+   * returning an empty page. 0 returns at once. @default 0
+   */
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface Change {
+  id: string;
+  /** Opaque; never compared or parsed. */
+  seq: string;
+  deleted?: boolean;
+  doc?: Doc;
+}
+
+export interface ChangesPage {
+  results: Change[];
+  /** Position after this page, opaque; save it only once the changes before it are handled. */
+  lastSeq: string;
+}
+
+export type ViewKey = unknown;
+
+export interface ViewParams {
+  /** Design document name without `_design/`. */
+  design: string;
+  view: string;
+  key?: ViewKey;
+  startkey?: ViewKey;
+  endkey?: ViewKey;
+  startkeyDocid?: string;
+  /** @default true */
+  inclusiveEnd?: boolean;
+  /** @default true when the view has a reduce */
+  reduce?: boolean;
+  groupLevel?: number;
+  includeDocs?: boolean;
+  limit?: number;
+  skip?: number;
+  descending?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ViewRow {
+  id?: string;
+  key: ViewKey;
+  value: unknown;
+  doc?: Doc | null;
+}
+
+export interface ViewResult {
+  rows: ViewRow[];
+}
+
+export interface StoreInfo {
+  docCount: number;
+  /** Opaque position of the latest change. */
+  updateSeq: string;
+}
+
+/**
+ * The one interface the rest of edw sees over a database. CouchDB 3 is the reference: `seq` values
+ * are opaque strings, feeds can replay, writes can 409, documents can carry `_conflicts`.
+ */
+export interface Store {
+  /** `embedded` (PouchDB on disk, in this process), `server` (CouchDB over HTTP), `shared` (an embedded database served by another edw process). */
+  readonly kind: 'embedded' | 'server' | 'shared';
+  /** Where the database is, without credentials: safe to print. */
+  readonly location: string;
+  /** Create the database when missing. Returns whether it was created. */
+  create(): Promise<boolean>;
+  /** Database facts; throws NotFoundError when the database does not exist. */
+  info(signal?: AbortSignal): Promise<StoreInfo>;
+  /** A document, or null when it does not exist (or is deleted). */
+  get(id: string, options?: GetOptions): Promise<Doc | null>;
+  /** Many documents by id in one request; null where missing. Same order as `ids`. */
+  getMany(ids: string[], signal?: AbortSignal): Promise<(Doc | null)[]>;
+  /** Write one document; throws ConflictError on a stale `_rev`, ForbiddenError when validation refuses it. */
+  put(doc: Doc, signal?: AbortSignal): Promise<string>;
+  /** Write many documents through `_bulk_docs`; one outcome per document, in order. */
+  bulkWrite(docs: Doc[], signal?: AbortSignal): Promise<WriteOutcome[]>;
+  /** One page of the changes feed (see ChangesParams.waitMs for long-poll). */
+  changes(params: ChangesParams): Promise<ChangesPage>;
+  /** Query a view of a design document. */
+  query(params: ViewParams): Promise<ViewResult>;
+  /** A `_local` document's body (never replicated, never in the feed), or null. */
+  getLocal(id: string, signal?: AbortSignal): Promise<Record<string, unknown> | null>;
+  /** Write a `_local` document's body, replacing what was there. */
+  putLocal(id: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<void>;
+  /** Release connections and files. Idempotent. */
+  close(): Promise<void>;
+  /** Delete the database and everything it holds (view indexes included). */
+  destroy(): Promise<void>;
+}
