@@ -1,0 +1,67 @@
+// Keeps provenance append-only and documents in shape. Every entry of the old revision's `process`
+// must still be there, unchanged (a conflict merge may reorder, never drop); a re-registration with
+// --replace may start `process` again only after moving the old entries, unchanged, into `previous`.
+function (newDoc, oldDoc, userCtx, secObj) {
+  function fail(what) {
+    throw({forbidden: what + ' (document ' + newDoc._id + ')'});
+  }
+  function same(a, b) {
+    if (a === b) return true;
+    if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+    if (Array.isArray(a) !== Array.isArray(b)) return false;
+    var k;
+    var n = 0;
+    for (k in a) {
+      if (a.hasOwnProperty(k)) {
+        n++;
+        if (!b.hasOwnProperty(k) || !same(a[k], b[k])) return false;
+      }
+    }
+    for (k in b) {
+      if (b.hasOwnProperty(k)) n--;
+    }
+    return n === 0;
+  }
+  function keepsAll(older, newer) {
+    var used = [];
+    for (var i = 0; i < older.length; i++) {
+      var found = false;
+      for (var j = 0; j < newer.length && !found; j++) {
+        if (!used[j] && same(older[i], newer[j])) {
+          used[j] = true;
+          found = true;
+        }
+      }
+      if (!found) return i;
+    }
+    return -1;
+  }
+  if (newDoc._deleted) return;
+  if (newDoc.process !== undefined) {
+    if (!Array.isArray(newDoc.process)) fail('process must be an array');
+    for (var i = 0; i < newDoc.process.length; i++) {
+      var e = newDoc.process[i];
+      if (!e || typeof e !== 'object' || Array.isArray(e)) fail('process entry ' + i + ' must be an object');
+      if (typeof e.name !== 'string' || e.name === '') fail('process entry ' + i + ' needs a name');
+      if (e.status !== undefined && e.status !== 'done' && e.status !== 'failed') {
+        fail('process entry ' + i + ' has status ' + e.status + ', expected done or failed');
+      }
+    }
+    if (newDoc.status !== undefined && typeof newDoc.status !== 'string') fail('status must be a string');
+    if (oldDoc && Array.isArray(oldDoc.process)) {
+      var lost = keepsAll(oldDoc.process, newDoc.process);
+      if (lost !== -1) {
+        var prev = newDoc.previous;
+        var moved = Array.isArray(prev) && prev.length > 0 && prev[prev.length - 1] &&
+          Array.isArray(prev[prev.length - 1].process) && keepsAll(oldDoc.process, prev[prev.length - 1].process) === -1;
+        if (!moved) fail('process is append-only: entry ' + lost + ' was changed or removed');
+      }
+    }
+  } else if (oldDoc && oldDoc.process !== undefined) {
+    fail('process cannot be removed');
+  }
+  if (newDoc.type === 'detection') {
+    if (typeof newDoc.time !== 'number') fail('a detection needs a numeric time');
+    if (typeof newDoc.source !== 'string') fail('a detection needs its source document id');
+  }
+}

@@ -1,0 +1,21 @@
+// Key [stage, state] for every data-file document (a document with a `process` array):
+// state 'ready' (waits for the next step), 'retry' (waits until edw.retry.next, value), 'failed'
+// (failed for good at the step in the value, until `edw retry`), 'bad' (status is not "good").
+// group_level=1 counts per stage; a key range pages through one stage and state.
+function (doc) {
+  // !code lib/stage.js
+  if (!Array.isArray(doc.process)) return;
+  var edw = doc.edw || {};
+  var state = 'ready';
+  var value = null;
+  if (doc.status !== 'good') {
+    state = 'bad';
+  } else if (edw.failed) {
+    state = 'failed';
+    value = edw.failed.step;
+  } else if (edw.retry) {
+    state = 'retry';
+    value = edw.retry.next;
+  }
+  emit([edwStage(doc), state], value);
+}
