@@ -1,0 +1,72 @@
+/** The built-in steps a `kind` can name. */
+export const BUILTIN_KINDS = ['move_to_sps', 'signal_processing', 'ingest_detections'] as const;
+export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
+
+export interface DatabaseConfig {
+  /** A server URL naming the database (`http://host:5984/edw`) or an absolute folder (embedded). */
+  url: string;
+  user?: string;
+  password?: string;
+  /** How long one request may take beyond its own long-poll wait. */
+  requestTimeoutMs: number;
+}
+
+export interface LogConfig {
+  level: 'error' | 'warn' | 'info' | 'debug';
+  format: 'text' | 'json';
+}
+
+export interface RegisterConfig {
+  /** Glob (file name only) of the data files a directory holds. */
+  glob: string;
+  /** Files modified more recently than this are skipped when registering a directory. */
+  settleMs: number;
+  /** Regular expression whose first group, applied to the file's base name without extension, is the run. */
+  runPattern: RegExp;
+  /** Documents per `_bulk_docs` request. */
+  batchSize: number;
+}
+
+export interface ListenConfig {
+  /** How long a claim holds a document before another listener may take it over. */
+  leaseMs: number;
+  /** Long-poll wait of one feed request. */
+  pollMs: number;
+  /** How long a stopping listener lets running steps finish. */
+  stopTimeoutMs: number;
+  /** First retry delay after a retryable step failure, doubled per attempt. */
+  backoffMs: number;
+  /** Cap on the retry delay. */
+  maxBackoffMs: number;
+}
+
+export interface StepConfig {
+  name: string;
+  /** The stage this step follows: `new` or another step's name. */
+  after: string;
+  kind?: BuiltinKind;
+  /** A command line with {input}, {output_dir} and {id} placeholders. */
+  command?: string;
+  /** Path of a module exporting a step (`export default {name, version, run}` or `export const step`). */
+  module?: string;
+  /** Step version recorded in each entry; required for commands, overrides a built-in's own. */
+  version?: string;
+  concurrency: number;
+  attempts: number;
+  timeoutMs: number;
+  /** Every key of the step's section, as written (paths ending in _dir, _file or _path made absolute). */
+  settings: Record<string, string>;
+}
+
+export interface Config {
+  /** The edw.ini that was read, if any. */
+  file?: string;
+  database: DatabaseConfig;
+  log: LogConfig;
+  register: RegisterConfig;
+  listen: ListenConfig;
+  /** Steps in chain order: the first follows `new`, each next one follows the one before. */
+  steps: StepConfig[];
+  /** Notes about the file to show the user once (e.g. a seed setting that edw ignores). */
+  notes: string[];
+}

@@ -1,0 +1,116 @@
+import type {Doc} from '../store/index.js';
+
+/** One entry of a document's `process` array. Entries in the seed's shape carry only `name` and results. */
+export interface ProcessEntry {
+  name: string;
+  /** `done` or `failed`; absent in the seed's entries, which count as completed. */
+  status?: 'done' | 'failed';
+  /** ISO 8601 UTC. */
+  started?: string;
+  finished?: string;
+  host?: string;
+  version?: string;
+  attempt?: number;
+  result?: StepResult;
+  error?: {message: string; retryable: boolean; detail?: string};
+  /** The seed's way of saying where the step's output is. */
+  file?: string;
+  [field: string]: unknown;
+}
+
+/** A file a step wrote. */
+export interface StepOutput {
+  path: string;
+  bytes: number;
+  md5: string;
+}
+
+/** What a step returns: the files it wrote (the first is the next step's input) and anything else to record. */
+export interface StepResult {
+  outputs?: StepOutput[];
+  [field: string]: unknown;
+}
+
+/** A claim: the listener that works on the document now, until `expires` (epoch ms). */
+export interface Claim {
+  step: string;
+  version: string;
+  owner: string;
+  host: string;
+  pid: number;
+  /** Fencing token: a result is written only while the document still holds this token. */
+  token: number;
+  expires: number;
+  since: string;
+}
+
+/** edw's own bookkeeping on a data-file document, all under `edw`. */
+export interface EdwState {
+  /** Last fencing token handed out for this document (only grows). */
+  token?: number;
+  claim?: Claim;
+  /** A retryable failure: the step is tried again at `next` (epoch ms). */
+  retry?: {step: string; version: string; attempts: number; next: number; error: string};
+  /** Failed for good at `step` until `edw retry`. */
+  failed?: {step: string; version: string; attempts: number; error: string; at: string};
+}
+
+/** A data-file document: any document with a `process` array (the seed's shape plus edw's additions). */
+export interface DataFileDoc extends Doc {
+  process: ProcessEntry[];
+  run?: string;
+  md5sum?: string;
+  bytes?: number;
+  status?: string;
+  datecreated?: number;
+  original_file?: string;
+  conditions?: Record<string, unknown>;
+  edw?: EdwState;
+  previous?: Array<Record<string, unknown>>;
+}
+
+export function isDataFile(doc: Doc | null | undefined): doc is DataFileDoc {
+  return !!doc && !doc._deleted && Array.isArray((doc as {process?: unknown}).process);
+}
+
+/** An entry counts as completed when edw marked it done, or when it is in the seed's shape (no status). */
+export function isCompleted(entry: ProcessEntry): boolean {
+  return !!entry && typeof entry.name === 'string' && (entry.status === undefined || entry.status === 'done');
+}
+
+/** The document's stage: the name of its last completed step, `new` when none. Same rule as the design doc's `lib/stage.js`. */
+export function stageOf(doc: DataFileDoc): string {
+  for (let i = doc.process.length - 1; i >= 0; i--) {
+    const entry = doc.process[i]!;
+    if (isCompleted(entry)) return entry.name;
+  }
+  return 'new';
+}
+
+/** The last completed entry of a step, if any. */
+export function completedEntry(doc: DataFileDoc, step: string): ProcessEntry | undefined {
+  for (let i = doc.process.length - 1; i >= 0; i--) {
+    const entry = doc.process[i]!;
+    if (entry.name === step && isCompleted(entry)) return entry;
+  }
+  return undefined;
+}
+
+/** Whether the document already holds a completed entry for this step and version (seed entries have no version and count for any). */
+export function hasCompleted(doc: DataFileDoc, step: string, version: string): boolean {
+  return doc.process.some((e) => e.name === step && isCompleted(e) && (e.version === undefined || e.version === version));
+}
+
+/** Where a completed entry says its output is: its first output, or the seed's `file`. */
+export function outputPath(entry: ProcessEntry): string | undefined {
+  const first = entry.result?.outputs?.[0]?.path;
+  if (typeof first === 'string') return first;
+  return typeof entry.file === 'string' ? entry.file : undefined;
+}
+
+/** The input of a step following `after`: the previous step's recorded output, or the original file for the first step. */
+export function inputOf(doc: DataFileDoc, after: string): string | undefined {
+  if (after === 'new') return doc.original_file;
+  const entry = completedEntry(doc, after);
+  return entry ? outputPath(entry) : undefined;
+}
