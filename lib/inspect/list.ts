@@ -1,0 +1,58 @@
+import {ConfigError, NotFoundError} from '../errors/index.js';
+import {isDataFile, stageOf, type DataFileDoc} from '../pipeline/index.js';
+import type {Store} from '../store/index.js';
+
+export interface ListOptions {
+  stage: string;
+  /** Only documents failed for good at the step after this stage. @default false */
+  failed?: boolean;
+  run?: string;
+  /** @default 100 */
+  limit?: number;
+  /** Start after this document id (the last one of the previous page). */
+  after?: string;
+}
+
+
+
+function stateOf(doc: DataFileDoc): string {
+  if (doc.status !== 'good') return 'bad';
+  if (doc.edw?.failed) return 'failed';
+  if (doc.edw?.retry) return 'retry';
+  return 'ready';
+}
+
+/** Documents at a stage, in view order (state, then id); `after` continues from a previous page. */
+export async function listDocuments(store: Store, options: ListOptions): Promise<DataFileDoc[]> {
+  const limit = options.limit ?? 100;
+  const startkey: unknown[] = options.failed ? [options.stage, 'failed'] : [options.stage];
+  const endkey: unknown[] = options.failed ? [options.stage, 'failed'] : [options.stage, {}];
+  let cursor: {key: unknown[]; id: string} | undefined;
+  if (options.after) {
+    const doc = await store.get(options.after);
+    if (!isDataFile(doc)) throw new NotFoundError(`--after ${options.after}: no such data-file document`);
+    if (stageOf(doc) !== options.stage) throw new ConfigError(`--after ${options.after}: that document is at stage ${stageOf(doc)}, not ${options.stage}`);
+    cursor = {key: [options.stage, stateOf(doc)], id: doc._id};
+  }
+  const out: DataFileDoc[] = [];
+  while (out.length < limit) {
+    const page = Math.max(limit - out.length, 50);
+    const result = await store.query({
+      design: 'edw', view: 'stage', reduce: false, includeDocs: true, limit: page + 1,
+      startkey: cursor?.key ?? startkey, endkey, ...(cursor ? {startkeyDocid: cursor.id} : {}),
+    });
+    const rows = result.rows.filter((row) => !(cursor && row.id === cursor.id && JSON.stringify(row.key) === JSON.stringify(cursor.key)));
+    for (const row of rows) {
+      const doc = row.doc;
+      if (!isDataFile(doc)) continue;
+      if (options.run !== undefined && doc.run !== options.run) continue;
+      if (out.length < limit) out.push(doc);
+    }
+    if (result.rows.length < page + 1 || rows.length === 0) break;
+    const last = result.rows[result.rows.length - 1]!;
+    cursor = {key: last.key as unknown[], id: last.id!};
+  }
+  return out;
+}
+
+

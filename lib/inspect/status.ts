@@ -1,0 +1,49 @@
+import type {Store} from '../store/index.js';
+
+/** `edw status --json`: every data-file document counted once at its stage. */
+export interface StatusCounts {
+  total: number;
+  /** Every configured step and `new` (zeros included), plus any other stage a document stands at. */
+  stages: Record<string, number>;
+  /** Documents failed for good, keyed by the step that failed (they also count in `stages`). */
+  failed: Record<string, number>;
+  /** Documents a listener holds a live claim on right now, keyed by step. */
+  in_progress: Record<string, number>;
+  /** Documents not processed because their status is not "good" (they also count in `stages`). */
+  bad: number;
+}
+
+/** Count documents per stage with one grouped reduce of the stage view, plus the failed and claimed ones. */
+export async function statusCounts(store: Store, steps: string[], now = Date.now()): Promise<StatusCounts> {
+  const status: StatusCounts = {total: 0, stages: {new: 0}, failed: {}, in_progress: {}, bad: 0};
+  for (const step of steps) {
+    status.stages[step] = 0;
+    status.failed[step] = 0;
+    status.in_progress[step] = 0;
+  }
+  const grouped = await store.query({design: 'edw', view: 'stage', reduce: true, groupLevel: 2});
+  const failedStages: string[] = [];
+  for (const row of grouped.rows) {
+    const [stage, state] = row.key as [string, string];
+    const n = Number(row.value);
+    status.total += n;
+    status.stages[stage] = (status.stages[stage] ?? 0) + n;
+    if (state === 'bad') status.bad += n;
+    if (state === 'failed') failedStages.push(stage);
+  }
+  for (const stage of failedStages) {
+    const rows = await store.query({design: 'edw', view: 'stage', key: [stage, 'failed'], reduce: false});
+    for (const row of rows.rows) {
+      const step = String(row.value);
+      status.failed[step] = (status.failed[step] ?? 0) + 1;
+    }
+  }
+  const claims = await store.query({design: 'edw', view: 'claims'});
+  for (const row of claims.rows) {
+    if (typeof row.value === 'number' && row.value > now) {
+      const step = String(row.key);
+      status.in_progress[step] = (status.in_progress[step] ?? 0) + 1;
+    }
+  }
+  return status;
+}

@@ -1,0 +1,154 @@
+import {readdir, stat} from 'node:fs/promises';
+import {basename, extname, join, resolve} from 'node:path';
+import md5File from 'md5-file';
+import PQueue from 'p-queue';
+import picomatch from 'picomatch';
+import type {DataFileDoc} from '../pipeline/index.js';
+import {isDataFile} from '../pipeline/index.js';
+import type {Doc, Store} from '../store/index.js';
+
+export interface RegisterOptions {
+  store: Store;
+  /** Files (registered as given) and directories (their data files matching `glob`). */
+  paths: string[];
+  /** One JSON object recorded as `conditions` on every document of the call. @default {} */
+  conditions?: Record<string, unknown>;
+  /** Re-register a file whose md5 changed: keep the old md5 and history in `previous`, start again. @default false */
+  replace?: boolean;
+  /** File-name glob of data files in a directory. @default '*.edwr' */
+  glob?: string;
+  /** In a directory, skip files modified less than this long ago (a DAQ may still write them). @default 10000 */
+  settleMs?: number;
+  /** First group applied to the id gives `run`. @default /^(.+)_[^_]*$/ (the part before the last `_`) */
+  runPattern?: RegExp;
+  /** Documents per `_bulk_docs` request. @default 500 */
+  batchSize?: number;
+  /** Files hashed at once. @default 4 */
+  hashConcurrency?: number;
+  /** Epoch ms; for tests. @default Date.now */
+  now?: () => number;
+  /** Called after each batch with documents handled so far and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RegisterReport {
+  created: string[];
+  /** Already registered with the same md5: nothing written. */
+  unchanged: string[];
+  replaced: string[];
+  /** Refused, one reason each (the document is left as it was). */
+  refused: Array<{id: string; path: string; reason: string}>;
+  /** Files in a directory left for later because they are too recent. */
+  settling: string[];
+  /** Paths that do not exist or cannot be read. */
+  missing: Array<{path: string; reason: string}>;
+}
+
+interface Candidate {
+  id: string;
+  path: string;
+}
+
+async function expand(paths: string[], glob: string, settleMs: number, now: number, report: RegisterReport): Promise<Candidate[]> {
+  const isData = picomatch(glob);
+  const files: string[] = [];
+  for (const given of paths) {
+    const path = resolve(given);
+    const info = await stat(path).catch(() => null);
+    if (!info) {
+      report.missing.push({path, reason: 'does not exist'});
+    } else if (info.isDirectory()) {
+      for (const entry of (await readdir(path, {withFileTypes: true})).sort((a, b) => a.name.localeCompare(b.name))) {
+        if (!entry.isFile() || !isData(entry.name)) continue;
+        const file = join(path, entry.name);
+        const fileInfo = await stat(file).catch(() => null);
+        if (!fileInfo) continue;
+        if (now - fileInfo.mtimeMs < settleMs) report.settling.push(file);
+        else files.push(file);
+      }
+    } else if (info.isFile()) {
+      files.push(path);
+    } else {
+      report.missing.push({path, reason: 'is not a regular file'});
+    }
+  }
+  const seen = new Map<string, string>();
+  const out: Candidate[] = [];
+  for (const path of files) {
+    const id = basename(path, extname(path));
+    const first = seen.get(id);
+    if (first !== undefined) {
+      if (first !== path) report.refused.push({id, path, reason: `same document id as ${first}`});
+      continue;
+    }
+    seen.set(id, path);
+    out.push({id, path});
+  }
+  return out;
+}
+
+function decide(existing: Doc | null, fresh: DataFileDoc, replace: boolean, now: number): {doc?: DataFileDoc; verdict: 'created' | 'unchanged' | 'replaced' | string} {
+  if (!existing) return {doc: fresh, verdict: 'created'};
+  if (!isDataFile(existing)) return {verdict: `document ${fresh._id} exists and is not a data-file document`};
+  if (existing.md5sum === fresh.md5sum) return {verdict: 'unchanged'};
+  if (!replace) {
+    return {verdict: `document ${fresh._id} is registered with md5 ${existing.md5sum ?? 'none'}, file has ${fresh.md5sum} (use --replace to register it again)`};
+  }
+  const {_id, _rev, edw: _edw, previous, process, ...old} = existing;
+  const history = {
+    md5sum: old.md5sum, bytes: old.bytes, original_file: old.original_file, datecreated: old.datecreated,
+    replaced: new Date(now).toISOString(), process,
+  };
+  return {doc: {...fresh, _rev, previous: [...(previous ?? []), history]}, verdict: 'replaced'};
+}
+
+/** Register data files: one document each, written in `_bulk_docs` batches. Never changes a document it refuses. */
+export async function registerFiles(options: RegisterOptions): Promise<RegisterReport> {
+  const now = options.now ?? Date.now;
+  const report: RegisterReport = {created: [], unchanged: [], replaced: [], refused: [], settling: [], missing: []};
+  const candidates = await expand(options.paths, options.glob ?? '*.edwr', options.settleMs ?? 10_000, now(), report);
+  const runPattern = options.runPattern ?? /^(.+)_[^_]*$/;
+  const batchSize = options.batchSize ?? 500;
+  const hashing = new PQueue({concurrency: options.hashConcurrency ?? 4});
+  let done = 0;
+  for (let start = 0; start < candidates.length; start += batchSize) {
+    const batch = candidates.slice(start, start + batchSize);
+    const described = await Promise.all(batch.map((c) => hashing.add(async () => {
+      try {
+        const [md5sum, info] = await Promise.all([md5File(c.path), stat(c.path)]);
+        const doc: DataFileDoc = {
+          _id: c.id, run: runPattern.exec(c.id)?.[1] ?? c.id, md5sum, bytes: info.size, original_file: c.path,
+          datecreated: now() / 1000, status: 'good', conditions: options.conditions ?? {}, process: [],
+        };
+        return doc;
+      } catch (error) {
+        report.missing.push({path: c.path, reason: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`});
+        return null;
+      }
+    })));
+    let pending = described.filter((d): d is DataFileDoc => !!d);
+    // A 409 means someone registered the same id meanwhile: read it again and decide again.
+    for (let round = 0; pending.length > 0 && round < 5; round++) {
+      const existing = await options.store.getMany(pending.map((d) => d._id));
+      const writes: Array<{doc: DataFileDoc; verdict: 'created' | 'replaced'}> = [];
+      pending.forEach((fresh, i) => {
+        const {doc, verdict} = decide(existing[i] ?? null, fresh, options.replace ?? false, now());
+        if (verdict === 'unchanged') report.unchanged.push(fresh._id);
+        else if (doc && (verdict === 'created' || verdict === 'replaced')) writes.push({doc, verdict});
+        else report.refused.push({id: fresh._id, path: fresh.original_file ?? '', reason: verdict});
+      });
+      const outcomes = await options.store.bulkWrite(writes.map((w) => w.doc));
+      const again: DataFileDoc[] = [];
+      outcomes.forEach((outcome, i) => {
+        const {doc, verdict} = writes[i]!;
+        if (outcome.ok) report[verdict].push(doc._id);
+        else if (outcome.error === 'conflict') again.push({...doc, _rev: undefined} as DataFileDoc);
+        else report.refused.push({id: doc._id, path: doc.original_file ?? '', reason: `refused by the database: ${outcome.reason}`});
+      });
+      pending = again.map(({_rev, ...d}) => d as DataFileDoc);
+    }
+    done += batch.length;
+    options.onProgress?.(done, candidates.length);
+  }
+  return report;
+}

@@ -1,0 +1,70 @@
+import {EdwError} from '../errors/index.js';
+import type {Claim, DataFileDoc, ProcessEntry} from '../pipeline/index.js';
+
+/** The document no longer holds this listener's claim token: another listener took it over. */
+export class ClaimLostError extends EdwError {
+  override name = 'ClaimLostError';
+}
+
+export interface ClaimSpec {
+  step: string;
+  version: string;
+  owner: string;
+  host: string;
+  pid: number;
+  leaseMs: number;
+  now: number;
+}
+
+/** The document with a new claim: a fresh fencing token (one more than any before) and a lease end. */
+export function withClaim(doc: DataFileDoc, spec: ClaimSpec): {doc: DataFileDoc; claim: Claim} {
+  const edw = {...doc.edw};
+  const token = Math.max(edw.token ?? 0, edw.claim?.token ?? 0) + 1;
+  const claim: Claim = {
+    step: spec.step, version: spec.version, owner: spec.owner, host: spec.host, pid: spec.pid,
+    token, expires: spec.now + spec.leaseMs, since: new Date(spec.now).toISOString(),
+  };
+  return {doc: {...doc, edw: {...edw, token, claim}}, claim};
+}
+
+function holding(doc: DataFileDoc, token: number): DataFileDoc {
+  if (doc.edw?.claim?.token !== token) {
+    throw new ClaimLostError(`document ${doc._id} no longer holds claim ${token} (now ${doc.edw?.claim ? `claim ${doc.edw.claim.token} of ${doc.edw.claim.owner}` : 'unclaimed'})`);
+  }
+  return doc;
+}
+
+/** The document with its lease extended, if it still holds the token. */
+export function withRenewedClaim(doc: DataFileDoc, token: number, expires: number): DataFileDoc {
+  holding(doc, token);
+  return {...doc, edw: {...doc.edw, claim: {...doc.edw!.claim!, expires}}};
+}
+
+/** The document with the claim dropped and nothing recorded (work given back, e.g. on shutdown). */
+export function withoutClaim(doc: DataFileDoc, token: number): DataFileDoc {
+  holding(doc, token);
+  const {claim: _dropped, ...edw} = doc.edw!;
+  return {...doc, edw};
+}
+
+export type Outcome =
+  | {kind: 'done'}
+  | {kind: 'retry'; next: number; attempts: number}
+  | {kind: 'failed'; attempts: number};
+
+/**
+ * The document with the step's entry appended and the claim released, only if it still holds the
+ * token (a result written under a stale token is refused). Nothing already in `process` changes.
+ */
+export function withEntry(doc: DataFileDoc, token: number, entry: ProcessEntry, outcome: Outcome): DataFileDoc {
+  holding(doc, token);
+  const {claim: _released, retry: _retry, failed: _failed, ...edw} = doc.edw!;
+  const message = entry.error?.message ?? '';
+  const state =
+    outcome.kind === 'retry'
+      ? {retry: {step: entry.name, version: entry.version ?? '', attempts: outcome.attempts, next: outcome.next, error: message}}
+      : outcome.kind === 'failed'
+        ? {failed: {step: entry.name, version: entry.version ?? '', attempts: outcome.attempts, error: message, at: entry.finished ?? ''}}
+        : {};
+  return {...doc, process: [...doc.process, entry], edw: {...edw, ...state}};
+}

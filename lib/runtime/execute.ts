@@ -1,0 +1,53 @@
+import {hostname} from 'node:os';
+import {errorMessage, isRetryable, StepError} from '../errors/index.js';
+import type {Logger} from '../log/index.js';
+import {inputOf, type DataFileDoc, type ProcessEntry, type StepResult} from '../pipeline/index.js';
+import type {Store} from '../store/index.js';
+import {whenAborted} from './backoff.js';
+import type {ChainStep} from './step.js';
+
+/** Why a running step was cut short by the runtime rather than failing on its own. */
+export type Interruption = 'timeout' | 'claim-lost' | 'stopped';
+
+export class StepInterrupted extends Error {
+  constructor(readonly reason: Interruption, message: string) {
+    super(message);
+    this.name = 'StepInterrupted';
+  }
+}
+
+export interface ExecuteOptions {
+  step: ChainStep;
+  doc: DataFileDoc;
+  attempt: number;
+  store: Store;
+  log: Logger;
+  /** Aborted by the runtime: a StepInterrupted reason says why. */
+  signal: AbortSignal;
+}
+
+/** Run a step once on a document and describe the attempt as a process entry (status done or failed). */
+export async function executeStep(options: ExecuteOptions): Promise<{entry: ProcessEntry; retryable: boolean; interrupted?: Interruption}> {
+  const {step, doc, attempt, signal} = options;
+  const started = new Date();
+  const base = {name: step.name, started: started.toISOString(), host: hostname(), version: step.version, attempt};
+  try {
+    const input = inputOf(doc, step.after);
+    const result: StepResult = await Promise.race([
+      step.run(doc, {step: step.name, settings: step.settings, input, attempt, log: options.log, signal, store: options.store}),
+      whenAborted(signal),
+    ]);
+    return {entry: {...base, status: 'done', finished: new Date().toISOString(), result: result ?? {}}, retryable: false};
+  } catch (error) {
+    const interrupted = signal.aborted && signal.reason instanceof StepInterrupted ? signal.reason.reason : undefined;
+    // A timeout counts as a failed attempt that may pass; a stop or a lost claim records nothing.
+    const message = interrupted === 'timeout' ? (signal.reason as Error).message : errorMessage(error);
+    const retryable = interrupted === 'timeout' || isRetryable(error);
+    const detail = error instanceof StepError && typeof (error as {detail?: unknown}).detail === 'string' ? (error as {detail?: string}).detail : undefined;
+    return {
+      entry: {...base, status: 'failed', finished: new Date().toISOString(), error: {message, retryable, ...(detail ? {detail} : {})}},
+      retryable,
+      ...(interrupted ? {interrupted} : {}),
+    };
+  }
+}

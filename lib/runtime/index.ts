@@ -1,0 +1,5 @@
+export {StepListener, type ListenerOptions, type StepEvent} from './listener.js';
+export {Runner, type Progress, type RunnerOptions, type RunSummary} from './runner.js';
+export {updateDocument, type UpdateOptions} from './update.js';
+export {ClaimLostError} from './claim.js';
+export type {ChainStep, Step, StepContext} from './step.js';

@@ -1,0 +1,367 @@
+import {EventEmitter} from 'node:events';
+import {hostname} from 'node:os';
+import PQueue from 'p-queue';
+import {ConflictError, errorMessage, isRetryable} from '../errors/index.js';
+import type {Logger} from '../log/index.js';
+import {readiness, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
+import type {Doc, Store} from '../store/index.js';
+import {backoffDelay, pause} from './backoff.js';
+import {ClaimLostError, withClaim, withEntry, withoutClaim, withRenewedClaim, type Outcome} from './claim.js';
+import {executeStep, StepInterrupted} from './execute.js';
+import type {ChainStep} from './step.js';
+import {updateDocument} from './update.js';
+
+export interface ListenerOptions {
+  store: Store;
+  step: ChainStep;
+  log: Logger;
+  /** This process's identity in claims; unique per process. */
+  owner: string;
+  /** How long a claim holds a document. @default 30000 */
+  leaseMs?: number;
+  /** Long-poll wait of one feed request. @default 30000 */
+  pollMs?: number;
+  /** First delay before retrying a step that failed with an error that may pass. @default 1000 */
+  backoffMs?: number;
+  /** Cap on that delay, and on the delay between tries while the database is unreachable. @default 60000 */
+  maxBackoffMs?: number;
+  /** Documents per feed or view page. @default 200 */
+  pageSize?: number;
+  /** Milliseconds since the epoch; for tests. @default Date.now */
+  now?: () => number;
+}
+
+/** What a listener did with one document. */
+export interface StepEvent {
+  id: string;
+  step: string;
+  entry: ProcessEntry;
+}
+
+const DESIGN = 'edw';
+
+/**
+ * Runs one step: sweeps the stage view at start and when woken, follows the filtered feed, claims each
+ * waiting document, runs the step with bounded concurrency, appends the result under the claim's token,
+ * and saves its feed position once the changes before it are handled.
+ *
+ * Events: `started` (StepEvent without entry), `completed`, `retrying`, `failed` (StepEvent),
+ * `idle` (no work queued or running after a feed page).
+ */
+export class StepListener extends EventEmitter {
+  readonly step: ChainStep;
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #owner: string;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
+  readonly #backoffMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #pageSize: number;
+  readonly #now: () => number;
+  readonly #queue: PQueue;
+  /** Documents queued or running here, so the feed and a sweep never start one twice. */
+  readonly #active = new Set<string>();
+  /** Stops the loops (soft stop). */
+  readonly #stopping = new AbortController();
+  /** Aborts running steps (hard stop, or the soft stop's timeout). */
+  readonly #abortSteps = new AbortController();
+  #feedWait: AbortController | undefined;
+  #sweepNeeded = false;
+  #wakeTimer: NodeJS.Timeout | undefined;
+  #wakeAt = Infinity;
+  #loop: Promise<void> | undefined;
+  #checkpoints: Promise<void> = Promise.resolve();
+  #down = false;
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: ListenerOptions) {
+    super();
+    this.step = options.step;
+    this.#store = options.store;
+    this.#log = options.log.child({step: options.step.name});
+    this.#owner = options.owner;
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#pollMs = options.pollMs ?? 30_000;
+    this.#backoffMs = options.backoffMs ?? 1000;
+    this.#maxBackoffMs = options.maxBackoffMs ?? 60_000;
+    this.#pageSize = options.pageSize ?? 200;
+    this.#now = options.now ?? Date.now;
+    for (const [name, value] of Object.entries({leaseMs: this.#leaseMs, pollMs: this.#pollMs, backoffMs: this.#backoffMs, pageSize: this.#pageSize})) {
+      if (!(Number.isFinite(value) && value > 0)) throw new TypeError(`StepListener option ${name}: expected a positive number, got ${value}`);
+    }
+    this.#queue = new PQueue({concurrency: options.step.concurrency});
+  }
+
+  /** Documents queued or running. */
+  get busy(): number {
+    return this.#queue.size + this.#queue.pending;
+  }
+
+  /** Start sweeping and following the feed. The returned promise settles when the listener has stopped. */
+  start(): Promise<void> {
+    this.#loop ??= this.#run().catch((error: unknown) => {
+      this.#log.error('listener stopped by an error', {error: errorMessage(error)});
+      this.emit('error', error);
+    });
+    return this.#loop;
+  }
+
+  /**
+   * Stop taking work, let running steps finish within `timeoutMs` (then abort them and give their
+   * documents back), save the feed position. Idempotent.
+   */
+  stop(timeoutMs = 30_000): Promise<void> {
+    this.#stopped ??= (async () => {
+      this.#stopping.abort();
+      this.#feedWait?.abort();
+      clearTimeout(this.#wakeTimer);
+      this.#queue.clear();
+      const timer = setTimeout(() => this.#abortSteps.abort(new StepInterrupted('stopped', 'listener stopped')), timeoutMs);
+      try {
+        await this.#queue.onIdle();
+        await this.#loop;
+        await this.#checkpoints;
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    return this.#stopped;
+  }
+
+  /** Abort running steps now (a second signal); their documents are given back. */
+  abort(): void {
+    this.#abortSteps.abort(new StepInterrupted('stopped', 'listener aborted'));
+    void this.stop(0);
+  }
+
+  /** Ask for a sweep of the stage view soon (after a rewind, an outage, or when a claim or retry time comes). */
+  requestSweep(): void {
+    this.#sweepNeeded = true;
+    this.#feedWait?.abort();
+  }
+
+  get #stopSignal(): AbortSignal {
+    return this.#stopping.signal;
+  }
+
+  async #run(): Promise<void> {
+    const checkpointId = `edw-feed-${this.step.name}-${hostname()}`;
+    let since = await this.#whileReachable('read the feed position', async () => {
+      const saved = await this.#store.getLocal(checkpointId);
+      return typeof saved?.seq === 'string' ? saved.seq : (await this.#store.info()).updateSeq;
+    });
+    if (since === undefined) return;
+    // The view is the truth about what waits: anything that arrived while no listener ran is found here.
+    await this.#sweep();
+    while (!this.#stopSignal.aborted) {
+      if (this.#sweepNeeded) {
+        this.#sweepNeeded = false;
+        await this.#sweep();
+        continue;
+      }
+      const wait = new AbortController();
+      this.#feedWait = wait;
+      const page = await this.#whileReachable('read the feed', () => this.#store.changes({
+        since: since!,
+        filter: {name: `${DESIGN}/stage`, params: {stage: this.step.after}},
+        includeDocs: true,
+        limit: this.#pageSize,
+        waitMs: this.#pollMs,
+        signal: wait.signal,
+      }), wait.signal);
+      this.#feedWait = undefined;
+      if (!page) continue;
+      const handled = Promise.all(page.results.map((change) => (change.doc ? this.#enqueue(change.doc) : Promise.resolve())));
+      if (page.lastSeq !== since) {
+        const seq: string = page.lastSeq;
+        since = seq;
+        // Saved in order, and only once every change of this page (and of the pages before) is handled.
+        this.#checkpoints = this.#checkpoints
+          .then(() => handled)
+          .then(() => this.#whileReachable('save the feed position', () => this.#store.putLocal(checkpointId, {seq, step: this.step.name})))
+          .then(() => undefined);
+      }
+      // Read ahead while there is room, so a slow document does not hold back the rest.
+      await this.#queue.onSizeLessThan(this.step.concurrency);
+      if (page.results.length === 0 || this.busy === 0) {
+        await handled;
+        if (this.busy === 0) this.emit('idle');
+      }
+    }
+  }
+
+  /** Enqueue every document waiting at this step's stage (ready, or waiting for a retry), page by page. */
+  async #sweep(): Promise<void> {
+    const tasks: Promise<void>[] = [];
+    for (const state of ['ready', 'retry']) {
+      let cursor: string | undefined;
+      while (!this.#stopSignal.aborted) {
+        const result = await this.#whileReachable('sweep the stage view', () => this.#store.query({
+          design: DESIGN, view: 'stage', startkey: [this.step.after, state], endkey: [this.step.after, state],
+          ...(cursor ? {startkeyDocid: cursor} : {}), reduce: false, includeDocs: true, limit: this.#pageSize,
+        }));
+        if (!result) break;
+        const rows = result.rows.filter((row) => row.id !== cursor);
+        for (const row of rows) if (row.doc) tasks.push(this.#enqueue(row.doc));
+        if (result.rows.length < this.#pageSize) break;
+        cursor = result.rows[result.rows.length - 1]!.id;
+        await this.#queue.onSizeLessThan(this.#pageSize);
+      }
+    }
+    await Promise.all(tasks);
+  }
+
+  #enqueue(doc: Doc): Promise<void> {
+    if (this.#active.has(doc._id) || this.#stopSignal.aborted) return Promise.resolve();
+    if (!this.#worthTrying(doc)) return Promise.resolve();
+    this.#active.add(doc._id);
+    return this.#queue
+      .add(() => this.#handle(doc as DataFileDoc))
+      .catch((error: unknown) => {
+        this.#log.error('document not handled', {docId: doc._id, error: errorMessage(error)});
+      })
+      .finally(() => this.#active.delete(doc._id));
+  }
+
+  /** Whether the document may need this step now; schedules a sweep for when a claim or retry time ends. */
+  #worthTrying(doc: Doc): boolean {
+    const ready = readiness(doc, this.step, this.#now(), this.#owner);
+    if (ready.kind === 'claimed') this.#wakeAt0(ready.until);
+    if (ready.kind === 'later') this.#wakeAt0(ready.at);
+    return ready.kind === 'run';
+  }
+
+  #wakeAt0(at: number): void {
+    if (at >= this.#wakeAt || this.#stopSignal.aborted) return;
+    clearTimeout(this.#wakeTimer);
+    this.#wakeAt = at;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeAt = Infinity;
+      this.requestSweep();
+    }, Math.max(0, at - this.#now()) + 10);
+    this.#wakeTimer.unref();
+  }
+
+  /** Claim, run, record. Every failure is recorded on the document or logged here. */
+  async #handle(seen: DataFileDoc): Promise<void> {
+    if (this.#stopSignal.aborted) return;
+    const log = this.#log.child({docId: seen._id});
+    // Claim with the revision in hand; a 409 means someone else moved first: read again and re-decide.
+    let current: DataFileDoc | null = seen;
+    let claimed: {doc: DataFileDoc; token: number; attempt: number} | undefined;
+    while (!claimed) {
+      const ready = readiness(current, this.step, this.#now(), this.#owner);
+      if (ready.kind !== 'run') {
+        this.#worthTrying(current ?? {_id: seen._id});
+        return;
+      }
+      const {doc, claim} = withClaim(current!, {
+        step: this.step.name, version: this.step.version, owner: this.#owner, host: hostname(), pid: process.pid,
+        leaseMs: this.#leaseMs, now: this.#now(),
+      });
+      try {
+        const rev = await this.#store.put(doc);
+        claimed = {doc: {...doc, _rev: rev}, token: claim.token, attempt: ready.attempt};
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        current = (await this.#store.get(seen._id)) as DataFileDoc | null;
+      }
+    }
+    const {token, attempt} = claimed;
+    this.emit('started', {id: seen._id, step: this.step.name});
+    log.info('step started', {attempt});
+
+    const control = new AbortController();
+    const onHardStop = (): void => control.abort(this.#abortSteps.signal.reason);
+    this.#abortSteps.signal.addEventListener('abort', onHardStop, {once: true});
+    const timeout = setTimeout(() => control.abort(new StepInterrupted('timeout', `step ${this.step.name} timed out after ${this.step.timeoutMs} ms`)), this.step.timeoutMs);
+    // Renew the lease well before it ends; a renewal that finds another token means the claim is lost.
+    const renew = setInterval(() => {
+      void updateDocument(this.#store, seen._id, (doc) => withRenewedClaim(doc as DataFileDoc, token, this.#now() + this.#leaseMs))
+        .catch((error: unknown) => {
+          if (error instanceof ClaimLostError) control.abort(new StepInterrupted('claim-lost', error.message));
+          else log.warn('lease not renewed', {error: errorMessage(error)});
+        });
+    }, Math.max(10, Math.floor(this.#leaseMs / 3)));
+    let outcome;
+    try {
+      outcome = await executeStep({step: this.step, doc: claimed.doc, attempt, store: this.#store, log, signal: control.signal});
+    } finally {
+      clearTimeout(timeout);
+      clearInterval(renew);
+      this.#abortSteps.signal.removeEventListener('abort', onHardStop);
+    }
+
+    if (outcome.interrupted === 'claim-lost') {
+      log.warn('claim lost, result dropped', {attempt});
+      return;
+    }
+    if (outcome.interrupted === 'stopped') {
+      await this.#record(seen._id, log, (doc) => withoutClaim(doc, token));
+      log.info('step interrupted by stop, document given back');
+      return;
+    }
+    const {entry} = outcome;
+    let result: Outcome;
+    if (entry.status === 'done') result = {kind: 'done'};
+    else if (outcome.retryable && attempt < this.step.attempts) {
+      result = {kind: 'retry', attempts: attempt, next: this.#now() + backoffDelay(attempt, this.#backoffMs, this.#maxBackoffMs)};
+    } else result = {kind: 'failed', attempts: attempt};
+    const written = await this.#record(seen._id, log, (doc) => withEntry(doc, token, entry, result));
+    if (!written) return;
+    const event: StepEvent = {id: seen._id, step: this.step.name, entry};
+    if (result.kind === 'done') {
+      log.info('step done', {attempt, ms: Date.parse(entry.finished!) - Date.parse(entry.started!)});
+      this.emit('completed', event);
+    } else if (result.kind === 'retry') {
+      log.warn('step failed, will retry', {attempt, error: entry.error?.message, retryInMs: result.next - this.#now()});
+      this.#wakeAt0(result.next);
+      this.emit('retrying', event);
+    } else {
+      log.error('step failed', {attempt, error: entry.error?.message});
+      this.emit('failed', event);
+    }
+  }
+
+  /** Write a change under the claim's token, through 409s and outages; false if the claim was lost. */
+  async #record(id: string, log: Logger, change: (doc: DataFileDoc) => DataFileDoc): Promise<boolean> {
+    try {
+      const written = await this.#whileReachable('record the result', () => updateDocument(this.#store, id, (doc) => change(doc as DataFileDoc)), this.#abortSteps.signal);
+      return written !== undefined;
+    } catch (error) {
+      if (error instanceof ClaimLostError) {
+        log.warn('result refused: claim lost', {error: error.message});
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Run a database call, and while the database is unreachable keep trying with capped backoff,
+   * logging once when it goes away and once when it is back. Undefined when stopped first.
+   */
+  async #whileReachable<T>(what: string, call: () => Promise<T>, signal: AbortSignal = this.#stopSignal): Promise<T | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) return undefined;
+      try {
+        const value = await call();
+        if (this.#down) {
+          this.#down = false;
+          this.#log.info('database reachable again');
+          this.requestSweep();
+        }
+        return value;
+      } catch (error) {
+        if (signal.aborted) return undefined;
+        if (!isRetryable(error)) throw error;
+        if (!this.#down) {
+          this.#down = true;
+          this.#log.warn('database unreachable, retrying', {while: what, error: errorMessage(error)});
+        }
+        await pause(backoffDelay(attempt, Math.min(this.#backoffMs, 1000), this.#maxBackoffMs), signal);
+      }
+    }
+  }
+}

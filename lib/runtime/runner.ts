@@ -1,0 +1,153 @@
+import {EventEmitter} from 'node:events';
+import {hostname} from 'node:os';
+import {randomBytes} from 'node:crypto';
+import {errorMessage} from '../errors/index.js';
+import type {Logger} from '../log/index.js';
+import type {Store} from '../store/index.js';
+import {StepListener, type ListenerOptions, type StepEvent} from './listener.js';
+import type {ChainStep} from './step.js';
+
+export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner'> {
+  store: Store;
+  /** The steps to run, in chain order. */
+  steps: ChainStep[];
+  log: Logger;
+  /** Identity in claims. @default host:pid:random */
+  owner?: string;
+  /**
+   * Stop by itself once no document waits at any of the steps' stages (ready, claimed, or waiting for a
+   * retry), checked in chain order so that a document moving forward is always seen. @default false
+   */
+  once?: boolean;
+}
+
+export interface RunSummary {
+  completed: number;
+  retried: number;
+  /** Documents that failed for good during this run. */
+  failed: StepEvent[];
+}
+
+/** Counts, for progress lines: per step, documents done this run and documents waiting now. */
+export interface Progress {
+  completed: Record<string, number>;
+  failed: number;
+  running: number;
+}
+
+/** Runs one listener per step in this process, and for `once` decides when the work is drained. */
+export class Runner extends EventEmitter {
+  readonly stepListeners: StepListener[];
+  readonly #options: RunnerOptions;
+  readonly #summary: RunSummary = {completed: 0, retried: 0, failed: []};
+  readonly #completed: Record<string, number> = {};
+  #checking = false;
+  #recheck = false;
+  #done: Promise<RunSummary> | undefined;
+  #finish: (() => void) | undefined;
+  #onceTimer: NodeJS.Timeout | undefined;
+  #errors: unknown[] = [];
+
+  constructor(options: RunnerOptions) {
+    super();
+    this.#options = options;
+    const owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const pollMs = options.once ? Math.min(options.pollMs ?? 30_000, 1000) : options.pollMs;
+    this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner}));
+    for (const listener of this.stepListeners) {
+      this.#completed[listener.step.name] = 0;
+      listener.on('completed', (event: StepEvent) => {
+        this.#summary.completed++;
+        this.#completed[event.step] = (this.#completed[event.step] ?? 0) + 1;
+        this.emit('progress', this.progress);
+      });
+      listener.on('retrying', () => this.#summary.retried++);
+      listener.on('failed', (event: StepEvent) => {
+        this.#summary.failed.push(event);
+        this.emit('progress', this.progress);
+      });
+      listener.on('idle', () => void this.#checkDrained());
+      listener.on('error', (error: unknown) => {
+        this.#errors.push(error);
+        void this.stop();
+      });
+    }
+  }
+
+  get progress(): Progress {
+    return {completed: {...this.#completed}, failed: this.#summary.failed.length, running: this.stepListeners.reduce((n, l) => n + l.busy, 0)};
+  }
+
+  /** Start every listener; resolves with what was done once they have all stopped. Rejects if a listener died of an error. */
+  run(): Promise<RunSummary> {
+    this.#done ??= new Promise<RunSummary>((resolve, reject) => {
+      this.#finish = () => {
+        if (this.#errors.length > 0) reject(this.#errors[0]);
+        else resolve(this.#summary);
+      };
+      for (const listener of this.stepListeners) void listener.start();
+      if (this.#options.once) {
+        // Besides idle events, look now and then: work held by another listener's claim ends by time.
+        this.#onceTimer = setInterval(() => void this.#checkDrained(), 1000);
+      }
+    });
+    return this.#done;
+  }
+
+  #stopping: Promise<void> | undefined;
+
+  /** Stop taking work, let running steps finish within `timeoutMs`, save positions. Idempotent. */
+  stop(timeoutMs = 30_000): Promise<void> {
+    this.#stopping ??= (async () => {
+      clearInterval(this.#onceTimer);
+      await Promise.all(this.stepListeners.map((l) => l.stop(timeoutMs)));
+      this.#finish?.();
+    })();
+    return this.#stopping;
+  }
+
+  /** Abort running steps now (their documents are given back) and stop. */
+  abort(): void {
+    for (const listener of this.stepListeners) listener.abort();
+    void this.stop(0);
+  }
+
+  /** Whether nothing waits at any step's stage; checked in chain order, so a document moving on is never missed. */
+  async #checkDrained(): Promise<void> {
+    if (!this.#options.once || this.#stopping) return;
+    if (this.#checking) {
+      this.#recheck = true;
+      return;
+    }
+    this.#checking = true;
+    try {
+      do {
+        this.#recheck = false;
+        if (await this.#drained()) {
+          void this.stop();
+          return;
+        }
+      } while (this.#recheck);
+    } catch (error) {
+      this.#options.log.warn('could not check for waiting work', {error: errorMessage(error)});
+    } finally {
+      this.#checking = false;
+    }
+  }
+
+  async #drained(): Promise<boolean> {
+    if (this.stepListeners.some((l) => l.busy > 0)) return false;
+    for (const listener of this.stepListeners) {
+      // 'ready' and 'retry' are adjacent keys, so one range counts both ('bad' and 'failed' sort before).
+      const result = await this.#options.store.query({
+        design: 'edw', view: 'stage', startkey: [listener.step.after, 'ready'], endkey: [listener.step.after, 'retry'], reduce: true,
+      });
+      const waiting = Number(result.rows[0]?.value ?? 0);
+      if (waiting > 0) {
+        listener.requestSweep();
+        return false;
+      }
+    }
+    return this.stepListeners.every((l) => l.busy === 0);
+  }
+}

@@ -1,0 +1,31 @@
+import {ConflictError} from '../errors/index.js';
+import type {Doc, Store} from '../store/index.js';
+
+export interface UpdateOptions {
+  /** The copy already in hand; used for the first try instead of a read. */
+  current?: Doc | null;
+  /** Give up after this many 409s in a row. @default 50 */
+  maxConflicts?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Read-modify-write that survives 409s: `change` gets the current document (null if missing) and
+ * returns the new one, or null to write nothing. On a conflict the document is read again and `change`
+ * applied again, so whatever it checks holds for the revision actually written.
+ * Returns the written document (with its new `_rev`) or null when nothing was written.
+ */
+export async function updateDocument(store: Store, id: string, change: (doc: Doc | null) => Doc | null, options: UpdateOptions = {}): Promise<Doc | null> {
+  let current = options.current !== undefined ? options.current : await store.get(id, {signal: options.signal});
+  for (let conflicts = 0; ; conflicts++) {
+    const next = change(current);
+    if (!next) return null;
+    try {
+      const rev = await store.put(next, options.signal);
+      return {...next, _rev: rev};
+    } catch (error) {
+      if (!(error instanceof ConflictError) || conflicts >= (options.maxConflicts ?? 50)) throw error;
+      current = await store.get(id, {signal: options.signal});
+    }
+  }
+}

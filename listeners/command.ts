@@ -1,0 +1,72 @@
+import {spawn} from 'node:child_process';
+import {mkdir} from 'node:fs/promises';
+import {dirname, join} from 'node:path';
+import {ConfigError, StepError} from '../lib/errors/index.js';
+import type {Step} from '../lib/runtime/index.js';
+
+/** Split a command line into arguments (single and double quotes group; no shell is involved). */
+export function splitCommand(line: string): string[] {
+  const args: string[] = [];
+  const pattern = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  for (const match of line.matchAll(pattern)) args.push(match[1]?.replace(/\\(.)/g, '$1') ?? match[2] ?? match[3]!);
+  return args;
+}
+
+/** Exit status meaning "try again later" (sysexits EX_TEMPFAIL): the attempt is retried. */
+export const EXIT_TEMPFAIL = 75;
+
+/**
+ * A step that runs an executable: `command` with {input}, {output_dir} and {id} placeholders (also in
+ * EDW_INPUT, EDW_OUTPUT_DIR, EDW_DOC_ID). Exit 0 with a JSON object on the last line of stdout is the
+ * result; exit 75 is an error that may pass; any other exit is an error carrying the last lines of stderr.
+ */
+export function commandStep(name: string, command: string, version: string): Step {
+  const template = splitCommand(command);
+  if (template.length === 0) throw new ConfigError(`[step.${name}] command is empty`);
+  return {
+    version,
+    async run(doc, {input, settings, signal}) {
+      const outputDir = settings.output_dir ?? join(dirname(input ?? '.'), name);
+      await mkdir(outputDir, {recursive: true});
+      const fill = (arg: string): string => arg.replaceAll('{input}', input ?? '').replaceAll('{output_dir}', outputDir).replaceAll('{id}', doc._id);
+      const [program, ...args] = template.map(fill);
+      const child = spawn(program!, args, {
+        signal, stdio: ['ignore', 'pipe', 'pipe'],
+        env: {...process.env, EDW_INPUT: input ?? '', EDW_OUTPUT_DIR: outputDir, EDW_DOC_ID: doc._id},
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (s: string) => {
+        stdout = (stdout + s).slice(-65536);
+      });
+      child.stderr.setEncoding('utf8').on('data', (s: string) => {
+        stderr = (stderr + s).slice(-8192);
+      });
+      const code = await new Promise<number | null>((resolve, reject) => {
+        child.on('error', reject);
+        child.on('close', (exit) => resolve(exit));
+      }).catch((error: NodeJS.ErrnoException) => {
+        if (error.name === 'AbortError') throw error;
+        throw new StepError(`command ${program} of step ${name} could not start: ${error.code ?? error.message}`, {cause: error});
+      });
+      const tail = stderr.trim().split('\n').slice(-5).join('\n');
+      if (code !== 0) {
+        const last = tail.split('\n').pop() ?? '';
+        const error = new StepError(`command ${program} exited with ${code ?? 'a signal'}${last ? `: ${last}` : ''}`, {retryable: code === EXIT_TEMPFAIL});
+        Object.assign(error, {detail: tail});
+        throw error;
+      }
+      const lastLine = stdout.trim().split('\n').pop() ?? '';
+      let result: unknown;
+      try {
+        result = JSON.parse(lastLine);
+      } catch {
+        result = undefined;
+      }
+      if (!result || typeof result !== 'object' || Array.isArray(result)) {
+        throw new StepError(`command ${program} printed no JSON object on its last line of output`);
+      }
+      return {...(result as Record<string, unknown>), command: [program, ...args]};
+    },
+  };
+}

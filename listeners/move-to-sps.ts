@@ -1,0 +1,68 @@
+import {createHash, randomBytes} from 'node:crypto';
+import {createReadStream, createWriteStream} from 'node:fs';
+import {mkdir, rename, rm} from 'node:fs/promises';
+import {basename, join} from 'node:path';
+import {Transform} from 'node:stream';
+import {pipeline} from 'node:stream/promises';
+import {StepError} from '../lib/errors/index.js';
+import {fileDigest} from '../lib/files/index.js';
+import type {Step} from '../lib/runtime/index.js';
+
+/**
+ * move_to_sps: copy the data file to the processing area (`target_dir`, one folder per run), verify
+ * its md5 against the document's `md5sum`, and write it atomically (temporary name, then rename).
+ * Idempotent: a destination that already has the right size and md5 is kept and nothing is copied.
+ */
+export const moveToSps: Step = {
+  version: '1',
+  async run(doc, {input, settings, signal, log}) {
+    if (!input) throw new StepError(`document ${doc._id} has no original_file to transfer`);
+    if (!settings.target_dir) throw new StepError(`[step] target_dir is not set for move_to_sps`);
+    const dir = join(settings.target_dir, doc.run ?? 'unknown-run');
+    const destination = join(dir, basename(input));
+    const started = Date.now();
+    const existing = await fileDigest(destination, signal);
+    if (existing && existing.md5 === doc.md5sum) {
+      log.info('already transferred', {path: destination});
+      return {outputs: [{path: destination, ...existing}], source: input, destination, transport: 'local', reused: true};
+    }
+    const source = await fileDigest(input, signal).catch((error: unknown) => {
+      throw new StepError(`cannot read ${input} (document ${doc._id}): ${(error as NodeJS.ErrnoException).code ?? error}`, {retryable: true, cause: error});
+    });
+    if (!source) throw new StepError(`data file ${input} of document ${doc._id} does not exist`);
+    if (doc.md5sum && source.md5 !== doc.md5sum) {
+      throw new StepError(`data file ${input} changed since registration: md5 ${source.md5}, document ${doc._id} says ${doc.md5sum}`);
+    }
+    await mkdir(dir, {recursive: true});
+    // Unique per attempt: two transfers to one destination (in one process or several) never share it.
+    const temporary = `${destination}.partial-${randomBytes(6).toString('hex')}`;
+    const hash = createHash('md5');
+    let bytes = 0;
+    try {
+      await pipeline(
+        createReadStream(input, {signal}),
+        new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            hash.update(chunk);
+            bytes += chunk.length;
+            done(null, chunk);
+          },
+        }),
+        createWriteStream(temporary, {signal}),
+      );
+      const md5 = hash.digest('hex');
+      // What was written is checked, not only what was read: the hash covers the bytes that went out.
+      if (md5 !== (doc.md5sum ?? source.md5) || bytes !== source.bytes) {
+        throw new StepError(`copy of ${input} to ${destination} does not match: md5 ${md5} (${bytes} bytes), expected ${doc.md5sum ?? source.md5} (${source.bytes} bytes)`);
+      }
+      await rename(temporary, destination);
+      const seconds = (Date.now() - started) / 1000;
+      return {
+        outputs: [{path: destination, bytes, md5}], source: input, destination, transport: 'local',
+        seconds, bytes_per_second: seconds > 0 ? Math.round(bytes / seconds) : bytes, reused: false,
+      };
+    } finally {
+      await rm(temporary, {force: true});
+    }
+  },
+};

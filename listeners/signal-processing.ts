@@ -1,0 +1,24 @@
+import {mkdir} from 'node:fs/promises';
+import {join} from 'node:path';
+import {processRawFile} from '../lib/dsp/index.js';
+import {StepError} from '../lib/errors/index.js';
+import type {Step} from '../lib/runtime/index.js';
+
+/**
+ * signal_processing: pulse processing of every trace of the transferred raw file (baseline, trapezoidal
+ * amplitude, leading-edge time; docs/raw-format.md), written as a JSON Lines results file under
+ * `output_dir/<run>/<id>.pulses.jsonl`. Idempotent: a re-run writes the same bytes to the same name.
+ */
+export const signalProcessing: Step = {
+  version: '1',
+  async run(doc, {input, settings, signal}) {
+    if (!input) throw new StepError(`document ${doc._id} has no transferred file recorded to process`);
+    if (!settings.output_dir) throw new StepError('[step] output_dir is not set for signal_processing');
+    const dir = join(settings.output_dir, doc.run ?? 'unknown-run');
+    await mkdir(dir, {recursive: true});
+    const thresholdSigma = settings.threshold_sigma !== undefined ? Number(settings.threshold_sigma) : undefined;
+    const summary = await processRawFile(input, join(dir, `${doc._id}.pulses.jsonl`), {thresholdSigma}, signal);
+    const {path, bytes, md5, ...figures} = summary;
+    return {outputs: [{path, bytes, md5}], input, ...figures};
+  },
+};

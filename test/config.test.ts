@@ -1,0 +1,87 @@
+import {mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import test, {type ExecutionContext} from 'ava';
+import {loadConfig} from '../lib/config/index.js';
+import {ConfigError} from '../lib/errors/index.js';
+
+async function folder(t: ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'edw-config-'));
+  t.teardown(() => rm(dir, {recursive: true, force: true}));
+  return dir;
+}
+
+async function configFile(t: ExecutionContext, text: string): Promise<string> {
+  const dir = await folder(t);
+  const path = join(dir, 'edw.ini');
+  await writeFile(path, text);
+  return path;
+}
+
+test('without an edw.ini the defaults give the embedded database in ./data/edw and the three-step chain', async (t) => {
+  const cwd = await folder(t);
+  const config = loadConfig({cwd, env: {}});
+  t.is(config.database.url, join(cwd, 'data/edw'));
+  t.deepEqual(config.steps.map((s) => [s.name, s.after]), [['move_to_sps', 'new'], ['signal_processing', 'move_to_sps'], ['ingest_detections', 'signal_processing']]);
+  t.is(config.register.settleMs, 10_000);
+  t.is(config.listen.leaseMs, 30_000);
+});
+
+test('relative paths in a config file are relative to that file, not to the working directory', async (t) => {
+  const path = await configFile(t, '[database]\nurl = ./db\n[step.copy]\nafter = new\nkind = move_to_sps\ntarget_dir = out\n');
+  const config = loadConfig({path, explicit: true, cwd: '/', env: {}});
+  t.is(config.database.url, join(path, '..', 'db'));
+  t.is(config.steps[0]!.settings.target_dir, join(path, '..', 'out'));
+});
+
+test('a seed edw.ini with a [Cloudant] section is read as it is, with a note about viewname', async (t) => {
+  const path = await configFile(t, '[Cloudant]\nserver = https://me.cloudant.com\ndbname = edwexample\nusername = me\npassword = s3cret\nviewname = _design/process/_view/lastproc\n');
+  const config = loadConfig({path, explicit: true, env: {}});
+  t.is(config.database.url, 'https://me.cloudant.com/edwexample');
+  t.is(config.database.user, 'me');
+  t.is(config.database.password, 's3cret');
+  t.regex(config.notes[0] ?? '', /viewname is not used/);
+});
+
+test('environment variables override the file', async (t) => {
+  const path = await configFile(t, '[database]\nurl = http://a:5984/x\n[log]\nlevel = info\n');
+  const config = loadConfig({path, explicit: true, env: {EDW_DB_URL: 'http://b:5984/y', EDW_DB_USER: 'u', EDW_DB_PASSWORD: 'p', EDW_LOG_LEVEL: 'debug'}});
+  t.is(config.database.url, 'http://b:5984/y');
+  t.is(config.database.user, 'u');
+  t.is(config.database.password, 'p');
+  t.is(config.log.level, 'debug');
+});
+
+test('malformed configuration is refused with the file, line or key named', async (t) => {
+  const cases: Array<[string, RegExp]> = [
+    ['[database]\nthis is not a setting\n', /edw\.ini:2: expected \[section\] or key = value/],
+    ['[databse]\nurl = x\n', /unknown section \[databse\]/],
+    ['[listen]\nleese = 5s\n', /unknown setting leese in \[listen\]/],
+    ['[listen]\nlease = 30\n', /\[listen\] lease = 30: expected a duration with its unit/],
+    ['[step.a]\nafter = new\nkind = nope\n', /kind = nope is not a built-in step/],
+    ['[step.a]\nafter = new\ncommand = ./run.sh\n', /a command step needs a version/],
+    ['[step.a]\nafter = new\nkind = move_to_sps\n[step.b]\nafter = new\nkind = move_to_sps\n', /both follow new/],
+    ['[step.a]\nafter = nowhere\nkind = move_to_sps\n', /does not lead back to new/],
+    ['[register]\nrun_pattern = ([\n', /not a valid regular expression/],
+  ];
+  for (const [text, message] of cases) {
+    const path = await configFile(t, text);
+    const error = t.throws(() => loadConfig({path, explicit: true, env: {}}), {instanceOf: ConfigError});
+    t.regex(error!.message, message, text);
+    t.is(error!.exitCode, 2);
+  }
+});
+
+test('a config file named with --config that does not exist is an error; the default one may be absent', async (t) => {
+  const dir = await folder(t);
+  t.throws(() => loadConfig({path: join(dir, 'missing.ini'), explicit: true, env: {}}), {instanceOf: ConfigError, message: /does not exist/});
+  t.notThrows(() => loadConfig({cwd: dir, env: {}}));
+});
+
+test('user step sections replace the default chain, with step settings passed through', async (t) => {
+  const path = await configFile(t, '[step.fit]\nafter = new\ncommand = ./fit {input} {output_dir}\nversion = 2.1\ntimeout = 90s\nattempts = 5\nwindow = 12\n');
+  const config = loadConfig({path, explicit: true, env: {}});
+  t.is(config.steps.length, 1);
+  t.like(config.steps[0], {name: 'fit', command: './fit {input} {output_dir}', version: '2.1', timeoutMs: 90_000, attempts: 5});
+  t.is(config.steps[0]!.settings.window, '12');
+});

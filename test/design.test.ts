@@ -1,0 +1,115 @@
+import test from 'ava';
+import {parse} from 'acorn';
+import {compileDesignDocs, designFunctions, DESIGN_DOCS_DIR, diffDesignDoc, type DesignDoc} from '../lib/design/index.js';
+import {stageOf, type DataFileDoc} from '../lib/pipeline/index.js';
+
+const [design] = (await compileDesignDocs(DESIGN_DOCS_DIR)) as [DesignDoc];
+
+/** Compile a design function the way a CouchDB JavaScript engine would: one function expression. */
+function compile(source: string, emit?: (key: unknown, value: unknown) => void): (...args: unknown[]) => unknown {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('emit', `return (${source});`)(emit) as (...args: unknown[]) => unknown;
+}
+
+function emitted(doc: unknown, view: string): Array<[unknown, unknown]> {
+  const rows: Array<[unknown, unknown]> = [];
+  compile(design.views![view]!.map, (k, v) => rows.push([k, v]))(doc);
+  return rows;
+}
+
+const nonAdmin = {name: 'daq', roles: ['writer']};
+
+function validate(newDoc: unknown, oldDoc: unknown): string | undefined {
+  try {
+    compile(design.validate_doc_update!)(newDoc, oldDoc, nonAdmin, {});
+    return undefined;
+  } catch (error) {
+    return (error as {forbidden?: string}).forbidden ?? String(error);
+  }
+}
+
+const seedDoc = {
+  _id: 'ma22a000_000', status: 'good', md5sum: '977f5c2288038a593d04eb35b08670b2', run: 'ma22a000', datecreated: 1378222673.477208,
+  process: [{name: 'move_to_sps', hostname: 'daq1', file: '/sps/ma22a000_000.root', md5sum: 'x', log: 'ok'}],
+  conditions: {temperature: 0.0158, volts: {detector_a: [8, -8, 2, -2]}}, original_file: '/mnt/data/ma22a000_000.root',
+};
+
+test('every design function parses as ES5, so every CouchDB JavaScript engine runs it', (t) => {
+  const functions = designFunctions(design).filter(([, source]) => !source.startsWith('_'));
+  t.true(functions.length >= 5);
+  for (const [path, source] of functions) {
+    t.notThrows(() => parse(`(${source})`, {ecmaVersion: 5}), path);
+  }
+});
+
+test('an ES5 parser rejects ES2015 syntax, so the check above can fail', (t) => {
+  t.throws(() => parse('(function (doc) { const x = () => 1; })', {ecmaVersion: 5}));
+});
+
+test('the stage view keys a document by the same stage as the pipeline module', (t) => {
+  const docs: DataFileDoc[] = [
+    {_id: 'a', status: 'good', process: []},
+    seedDoc as DataFileDoc,
+    {_id: 'b', status: 'good', process: [{name: 'move_to_sps', status: 'done'}, {name: 'signal_processing', status: 'failed'}]},
+    {_id: 'c', status: 'good', process: [{name: 'move_to_sps', status: 'done'}, {name: 'signal_processing', status: 'done'}]},
+  ];
+  for (const doc of docs) {
+    const rows = emitted(doc, 'stage');
+    t.is(rows.length, 1);
+    t.deepEqual(rows[0]![0], [stageOf(doc), 'ready'], doc._id);
+  }
+});
+
+test('the stage view marks bad, failed and retrying documents in the key', (t) => {
+  t.deepEqual(emitted({...seedDoc, status: 'bad'}, 'stage')[0]![0], ['move_to_sps', 'bad']);
+  t.deepEqual(emitted({...seedDoc, edw: {failed: {step: 'signal_processing'}}}, 'stage')[0], [['move_to_sps', 'failed'], 'signal_processing']);
+  t.deepEqual(emitted({...seedDoc, edw: {retry: {step: 'signal_processing', next: 5}}}, 'stage')[0], [['move_to_sps', 'retry'], 5]);
+  t.is(emitted({_id: 'det', type: 'detection', time: 1}, 'stage').length, 0);
+});
+
+test('the stage filter passes good documents at the asked stage only', (t) => {
+  const filter = compile(design.filters!.stage!);
+  t.true(filter(seedDoc, {query: {stage: 'move_to_sps'}}) as boolean);
+  t.false(filter(seedDoc, {query: {stage: 'new'}}) as boolean);
+  t.false(filter({...seedDoc, status: 'bad'}, {query: {stage: 'move_to_sps'}}) as boolean);
+  t.false(filter({_id: 'x', _deleted: true}, {query: {stage: 'new'}}) as boolean);
+});
+
+test('validate_doc_update lets a non-admin append to process and write the seed shape', (t) => {
+  t.is(validate(seedDoc, undefined), undefined);
+  const appended = {...seedDoc, process: [...seedDoc.process, {name: 'signal_processing', status: 'done'}]};
+  t.is(validate(appended, seedDoc), undefined);
+});
+
+test('validate_doc_update refuses a changed or removed process entry, naming it and the document', (t) => {
+  const changed = {...seedDoc, process: [{...seedDoc.process[0], file: '/elsewhere'}]};
+  t.regex(validate(changed, seedDoc) ?? '', /append-only: entry 0 .*ma22a000_000/);
+  t.regex(validate({...seedDoc, process: []}, seedDoc) ?? '', /append-only/);
+  const {process: _p, ...withoutProcess} = seedDoc;
+  t.regex(validate(withoutProcess, seedDoc) ?? '', /cannot be removed/);
+});
+
+test('validate_doc_update allows starting again only when the old history is kept in previous', (t) => {
+  const replaced = {...seedDoc, md5sum: 'new', process: [], previous: [{md5sum: seedDoc.md5sum, process: seedDoc.process}]};
+  t.is(validate(replaced, seedDoc), undefined);
+  const lostHistory = {...replaced, previous: [{md5sum: seedDoc.md5sum, process: []}]};
+  t.regex(validate(lostHistory, seedDoc) ?? '', /append-only/);
+});
+
+test('validate_doc_update refuses entries without a name or with an unknown status', (t) => {
+  t.regex(validate({...seedDoc, process: [{status: 'done'}]}, undefined) ?? '', /entry 0 needs a name/);
+  t.regex(validate({...seedDoc, process: [{name: 'x', status: 'maybe'}]}, undefined) ?? '', /status maybe/);
+  t.regex(validate({...seedDoc, process: 'none'}, undefined) ?? '', /must be an array/);
+  t.regex(validate({_id: 'd', type: 'detection', source: 'x'}, undefined) ?? '', /numeric time/);
+});
+
+test('a design doc diff names added, changed and removed functions', (t) => {
+  const current: DesignDoc = {...design, views: {...design.views, old: {map: 'function (doc) {}'}, stage: {...design.views!.stage!, map: 'function (doc) { emit(1); }'}}};
+  delete current.filters;
+  const change = diffDesignDoc(design, current);
+  t.is(change.action, 'updated');
+  t.deepEqual(change.changed, ['views.stage.map']);
+  t.deepEqual(change.removed, ['views.old.map']);
+  t.deepEqual(change.added, ['filters.stage']);
+  t.is(diffDesignDoc(design, design).action, 'unchanged');
+});
