@@ -1,0 +1,56 @@
+import {rm} from 'node:fs/promises';
+import {join, resolve} from 'node:path';
+import {Command} from 'commander';
+import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../design/index.js';
+import {statusCounts} from '../inspect/index.js';
+import {registerFiles} from '../register/index.js';
+import {simulate} from '../simulate/index.js';
+import {openStore} from '../store/index.js';
+import {globals, type CliState} from './command.js';
+import {makeLogger, readConfig} from './context.js';
+import {printStatus} from './inspect.js';
+import {runSteps} from './listen.js';
+
+export function demoCommand(state: CliState): Command {
+  return new Command('demo')
+    .description('simulate, register and run the whole chain on a fresh embedded database, then print the status')
+    .option('--dir <dir>', 'folder for the demo database and files (emptied first)', './data/demo')
+    .option('--files <n>', 'data files to simulate', (v) => Number(v), 20)
+    .action(async (options: {dir: string; files: number}, command: Command) => {
+      const {io} = state;
+      const global = globals(command);
+      const base = readConfig(global, io);
+      const dir = resolve(options.dir);
+      await rm(dir, {recursive: true, force: true});
+      // The demo's own folders replace the configured ones: a fresh embedded database and fresh output areas.
+      const config = {
+        ...base,
+        database: {...base.database, url: join(dir, 'db'), user: undefined, password: undefined},
+        steps: base.steps.map((step) => ({
+          ...step,
+          settings: {
+            ...step.settings,
+            ...(step.settings.target_dir ? {target_dir: join(dir, 'sps')} : {}),
+            ...(step.settings.output_dir ? {output_dir: join(dir, step.name)} : {}),
+          },
+        })),
+      };
+      const log = makeLogger({...config, log: {...config.log, level: global.debug ? 'debug' : 'warn'}}, global);
+      io.err(`simulating ${options.files} data files in ${join(dir, 'raw')}`);
+      const simulated = await simulate({outDir: join(dir, 'raw'), files: options.files, events: 50, seed: 42});
+      const store = await openStore({url: config.database.url, create: true, share: true});
+      try {
+        await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+        const report = await registerFiles({store, paths: simulated.files, conditions: await import('node:fs/promises').then((fs) => fs.readFile(simulated.conditions, 'utf8')).then((t) => JSON.parse(t) as Record<string, unknown>), settleMs: 0, runPattern: config.register.runPattern});
+        io.err(`registered ${report.created.length} documents in ${store.location}; running ${config.steps.map((s) => s.name).join(' → ')}`);
+        const {summary} = await runSteps(config, store, log, io, {once: true});
+        const result = await summary;
+        io.err(`${result.completed} steps completed, ${result.failed.length} failed`);
+        printStatus(io, await statusCounts(store, config.steps.map((s) => s.name)));
+        io.out(`try: edw show ${report.created[0] ?? ''} --config <(echo "[database]"; echo "url = ${config.database.url}")`);
+        if (result.failed.length > 0) state.exitCode = 1;
+      } finally {
+        await store.close();
+      }
+    });
+}

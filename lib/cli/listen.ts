@@ -1,0 +1,92 @@
+import {Command} from 'commander';
+import type {Config} from '../config/index.js';
+import {compileDesignDocs, DESIGN_DOCS_DIR, diffDesignDoc, type DesignDoc} from '../design/index.js';
+import {ConfigError, EdwError} from '../errors/index.js';
+import {loadSteps} from '../../listeners/index.js';
+import type {Logger} from '../log/index.js';
+import {Runner, type RunSummary} from '../runtime/index.js';
+import type {Store} from '../store/index.js';
+import {globals, type CliState} from './command.js';
+import {makeLogger, readConfig, withStore, type Io} from './context.js';
+import {progressLine, rate} from './progress.js';
+
+/** Refuse to listen without edw's design document, or with an outdated one (the filter and views must match). */
+export async function checkDesign(store: Store): Promise<void> {
+  for (const wanted of await compileDesignDocs(DESIGN_DOCS_DIR)) {
+    const current = (await store.get(wanted._id)) as DesignDoc | null;
+    const change = diffDesignDoc(wanted, current);
+    if (change.action === 'created') throw new EdwError(`design document ${wanted._id} is missing in ${store.location}: run 'edw init' or 'edw push-design'`);
+    if (change.action === 'updated') throw new EdwError(`design document ${wanted._id} in ${store.location} is outdated (${[...change.changed, ...change.added, ...change.removed].join(', ')}): run 'edw push-design'`);
+  }
+}
+
+export interface ListenRun {
+  runner: Runner;
+  summary: Promise<RunSummary>;
+}
+
+/** Run the named steps (all when none) on an open store, with progress for `once`. */
+export async function runSteps(config: Config, store: Store, log: Logger, io: Io, options: {names?: string[]; once?: boolean}): Promise<ListenRun> {
+  const known = config.steps.map((s) => s.name);
+  const unknown = (options.names ?? []).filter((n) => !known.includes(n));
+  if (unknown.length) throw new ConfigError(`unknown step ${unknown.join(', ')} (steps: ${known.join(', ')})`);
+  const chosen = options.names?.length ? config.steps.filter((s) => options.names!.includes(s.name)) : config.steps;
+  await checkDesign(store);
+  const runner = new Runner({
+    store, steps: await loadSteps(chosen), log, once: options.once,
+    leaseMs: config.listen.leaseMs, pollMs: config.listen.pollMs, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs,
+  });
+  if (options.once) {
+    const started = Date.now();
+    const progress = progressLine(io);
+    runner.on('progress', () => {
+      const p = runner.progress;
+      const total = Object.values(p.completed).reduce((a, b) => a + b, 0);
+      progress.update(`${Object.entries(p.completed).map(([s, n]) => `${s} ${n}`).join(' · ')} · running ${p.running} · failed ${p.failed} · ${rate(total, started)}`);
+    });
+    return {runner, summary: runner.run().finally(() => progress.done())};
+  }
+  return {runner, summary: runner.run()};
+}
+
+export function listenCommand(state: CliState): Command {
+  return new Command('listen')
+    .description('run listeners for the named steps (default: all) until stopped')
+    .argument('[step...]', 'steps to run')
+    .option('--once', 'stop when no document waits at these steps; exit 1 if any failed')
+    .action(async (names: string[], options: {once?: boolean}, command: Command) => {
+      const {io} = state;
+      const global = globals(command);
+      const config = readConfig(global, io);
+      const log = makeLogger(config, global);
+      await withStore(config, async (store) => {
+        const {runner, summary} = await runSteps(config, store, log, io, {names, once: options.once});
+        let signals = 0;
+        const onSignal = (signal: NodeJS.Signals): void => {
+          signals++;
+          if (signals === 1) {
+            log.info('stopping: finishing running steps', {signal, timeoutMs: config.listen.stopTimeoutMs});
+            void runner.stop(config.listen.stopTimeoutMs);
+          } else {
+            log.warn('stopping now: running steps aborted', {signal});
+            state.exitCode = 1;
+            runner.abort();
+          }
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        try {
+          log.info('listening', {steps: runner.stepListeners.map((l) => l.step.name), database: store.location});
+          const result = await summary;
+          if (options.once) {
+            for (const failure of result.failed) io.err(`failed: ${failure.id} at ${failure.step}: ${failure.entry.error?.message ?? 'unknown error'}`);
+            io.err(`${result.completed} steps completed, ${result.failed.length} documents failed`);
+            if (result.failed.length > 0) state.exitCode = 1;
+          }
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+      }, {share: true});
+    });
+}
