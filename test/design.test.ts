@@ -56,14 +56,14 @@ test('the stage view keys a document by the same stage as the pipeline module', 
   for (const doc of docs) {
     const rows = emitted(doc, 'stage');
     t.is(rows.length, 1);
-    t.deepEqual(rows[0]![0], [stageOf(doc), 'ready'], doc._id);
+    t.deepEqual(rows[0]![0], [stageOf(doc), 'ready', doc._id], doc._id);
   }
 });
 
 test('the stage view marks bad, failed and retrying documents in the key', (t) => {
-  t.deepEqual(emitted({...seedDoc, status: 'bad'}, 'stage')[0]![0], ['move_to_sps', 'bad']);
-  t.deepEqual(emitted({...seedDoc, edw: {failed: {step: 'signal_processing'}}}, 'stage')[0], [['move_to_sps', 'failed'], 'signal_processing']);
-  t.deepEqual(emitted({...seedDoc, edw: {retry: {step: 'signal_processing', next: 5}}}, 'stage')[0], [['move_to_sps', 'retry'], 5]);
+  t.deepEqual(emitted({...seedDoc, status: 'bad'}, 'stage')[0]![0], ['move_to_sps', 'bad', seedDoc._id]);
+  t.deepEqual(emitted({...seedDoc, edw: {failed: {step: 'signal_processing'}}}, 'stage')[0], [['move_to_sps', 'failed', seedDoc._id], 'signal_processing']);
+  t.deepEqual(emitted({...seedDoc, edw: {retry: {step: 'signal_processing', next: 5}}}, 'stage')[0], [['move_to_sps', 'retry', seedDoc._id], 5]);
   t.is(emitted({_id: 'det', type: 'detection', time: 1}, 'stage').length, 0);
 });
 

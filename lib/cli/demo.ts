@@ -9,6 +9,7 @@ import {openStore} from '../store/index.js';
 import {globals, type CliState} from './command.js';
 import {makeLogger, readConfig} from './context.js';
 import {printStatus} from './inspect.js';
+import {readConditions} from './register.js';
 import {runSteps} from './listen.js';
 
 export function demoCommand(state: CliState): Command {
@@ -41,13 +42,14 @@ export function demoCommand(state: CliState): Command {
       const store = await openStore({url: config.database.url, create: true, share: true});
       try {
         await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
-        const report = await registerFiles({store, paths: simulated.files, conditions: await import('node:fs/promises').then((fs) => fs.readFile(simulated.conditions, 'utf8')).then((t) => JSON.parse(t) as Record<string, unknown>), settleMs: 0, runPattern: config.register.runPattern});
+        const conditions = await readConditions(simulated.conditions);
+        const report = await registerFiles({store, paths: simulated.files, conditions, settleMs: 0, runPattern: config.register.runPattern});
         io.err(`registered ${report.created.length} documents in ${store.location}; running ${config.steps.map((s) => s.name).join(' → ')}`);
         const {summary} = await runSteps(config, store, log, io, {once: true});
         const result = await summary;
         io.err(`${result.completed} steps completed, ${result.failed.length} failed`);
         printStatus(io, await statusCounts(store, config.steps.map((s) => s.name)));
-        io.out(`try: edw show ${report.created[0] ?? ''} --config <(echo "[database]"; echo "url = ${config.database.url}")`);
+        io.out(`look closer: EDW_DB_URL=${config.database.url} npx edw show ${report.created[0] ?? ''}`);
         if (result.failed.length > 0) state.exitCode = 1;
       } finally {
         await store.close();

@@ -13,8 +13,7 @@ export interface ListOptions {
   after?: string;
 }
 
-
-
+/** The state part of a document's stage-view key (same rule as design-docs/edw/views/stage/map.js). */
 function stateOf(doc: DataFileDoc): string {
   if (doc.status !== 'good') return 'bad';
   if (doc.edw?.failed) return 'failed';
@@ -25,34 +24,27 @@ function stateOf(doc: DataFileDoc): string {
 /** Documents at a stage, in view order (state, then id); `after` continues from a previous page. */
 export async function listDocuments(store: Store, options: ListOptions): Promise<DataFileDoc[]> {
   const limit = options.limit ?? 100;
-  const startkey: unknown[] = options.failed ? [options.stage, 'failed'] : [options.stage];
-  const endkey: unknown[] = options.failed ? [options.stage, 'failed'] : [options.stage, {}];
-  let cursor: {key: unknown[]; id: string} | undefined;
+  const endkey: unknown[] = options.failed ? [options.stage, 'failed', {}] : [options.stage, {}];
+  let startkey: unknown[] = options.failed ? [options.stage, 'failed'] : [options.stage];
   if (options.after) {
     const doc = await store.get(options.after);
     if (!isDataFile(doc)) throw new NotFoundError(`--after ${options.after}: no such data-file document`);
     if (stageOf(doc) !== options.stage) throw new ConfigError(`--after ${options.after}: that document is at stage ${stageOf(doc)}, not ${options.stage}`);
-    cursor = {key: [options.stage, stateOf(doc)], id: doc._id};
+    startkey = [options.stage, stateOf(doc), doc._id];
   }
   const out: DataFileDoc[] = [];
-  while (out.length < limit) {
+  for (;;) {
     const page = Math.max(limit - out.length, 50);
-    const result = await store.query({
-      design: 'edw', view: 'stage', reduce: false, includeDocs: true, limit: page + 1,
-      startkey: cursor?.key ?? startkey, endkey, ...(cursor ? {startkeyDocid: cursor.id} : {}),
-    });
-    const rows = result.rows.filter((row) => !(cursor && row.id === cursor.id && JSON.stringify(row.key) === JSON.stringify(cursor.key)));
+    const result = await store.query({design: 'edw', view: 'stage', reduce: false, includeDocs: true, limit: page + 1, startkey, endkey});
+    const rows = result.rows.filter((row) => JSON.stringify(row.key) !== JSON.stringify(startkey));
     for (const row of rows) {
       const doc = row.doc;
-      if (!isDataFile(doc)) continue;
-      if (options.run !== undefined && doc.run !== options.run) continue;
-      if (out.length < limit) out.push(doc);
+      if (!isDataFile(doc) || (options.run !== undefined && doc.run !== options.run)) continue;
+      out.push(doc);
+      if (out.length >= limit) return out;
     }
-    if (result.rows.length < page + 1 || rows.length === 0) break;
-    const last = result.rows[result.rows.length - 1]!;
-    cursor = {key: last.key as unknown[], id: last.id!};
+    const last = result.rows[result.rows.length - 1];
+    if (result.rows.length < page + 1 || !last) return out;
+    startkey = last.key as unknown[];
   }
-  return out;
 }
-
-

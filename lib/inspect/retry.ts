@@ -23,6 +23,6 @@ export async function retryDocument(store: Store, id: string): Promise<RetryVerd
 
 /** Ids of documents failed for good at `step` (which follows stage `after`). */
 export async function failedAt(store: Store, step: string, after: string): Promise<string[]> {
-  const result = await store.query({design: 'edw', view: 'stage', key: [after, 'failed'], reduce: false});
+  const result = await store.query({design: 'edw', view: 'stage', startkey: [after, 'failed'], endkey: [after, 'failed', {}], reduce: false});
   return result.rows.filter((row) => row.value === step).map((row) => row.id!);
 }

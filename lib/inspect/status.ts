@@ -32,7 +32,7 @@ export async function statusCounts(store: Store, steps: string[], now = Date.now
     if (state === 'failed') failedStages.push(stage);
   }
   for (const stage of failedStages) {
-    const rows = await store.query({design: 'edw', view: 'stage', key: [stage, 'failed'], reduce: false});
+    const rows = await store.query({design: 'edw', view: 'stage', startkey: [stage, 'failed'], endkey: [stage, 'failed', {}], reduce: false});
     for (const row of rows.rows) {
       const step = String(row.value);
       status.failed[step] = (status.failed[step] ?? 0) + 1;

@@ -195,17 +195,19 @@ export class StepListener extends EventEmitter {
   async #sweep(): Promise<void> {
     const tasks: Promise<void>[] = [];
     for (const state of ['ready', 'retry']) {
-      let cursor: string | undefined;
+      // Keys are [stage, state, id]: each page starts just after the last key of the one before.
+      let startkey: unknown[] = [this.step.after, state];
       while (!this.#stopSignal.aborted) {
         const result = await this.#whileReachable('sweep the stage view', () => this.#store.query({
-          design: DESIGN, view: 'stage', startkey: [this.step.after, state], endkey: [this.step.after, state],
-          ...(cursor ? {startkeyDocid: cursor} : {}), reduce: false, includeDocs: true, limit: this.#pageSize,
+          design: DESIGN, view: 'stage', startkey, endkey: [this.step.after, state, {}],
+          reduce: false, includeDocs: true, limit: this.#pageSize,
         }));
         if (!result) break;
-        const rows = result.rows.filter((row) => row.id !== cursor);
+        const last = result.rows[result.rows.length - 1];
+        const rows = result.rows.filter((row) => JSON.stringify(row.key) !== JSON.stringify(startkey));
         for (const row of rows) if (row.doc) tasks.push(this.#enqueue(row.doc));
-        if (result.rows.length < this.#pageSize) break;
-        cursor = result.rows[result.rows.length - 1]!.id;
+        if (result.rows.length < this.#pageSize || !last) break;
+        startkey = last.key as unknown[];
         await this.#queue.onSizeLessThan(this.#pageSize);
       }
     }

@@ -140,7 +140,7 @@ export class Runner extends EventEmitter {
     for (const listener of this.stepListeners) {
       // 'ready' and 'retry' are adjacent keys, so one range counts both ('bad' and 'failed' sort before).
       const result = await this.#options.store.query({
-        design: 'edw', view: 'stage', startkey: [listener.step.after, 'ready'], endkey: [listener.step.after, 'retry'], reduce: true,
+        design: 'edw', view: 'stage', startkey: [listener.step.after, 'ready'], endkey: [listener.step.after, 'retry', {}], reduce: true,
       });
       const waiting = Number(result.rows[0]?.value ?? 0);
       if (waiting > 0) {

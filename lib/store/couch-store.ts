@@ -192,7 +192,6 @@ export class CouchStore implements Store {
     if (params.key !== undefined) qs.key = params.key;
     if (params.startkey !== undefined) qs.startkey = params.startkey;
     if (params.endkey !== undefined) qs.endkey = params.endkey;
-    if (params.startkeyDocid !== undefined) qs.startkey_docid = params.startkeyDocid;
     if (params.inclusiveEnd !== undefined) qs.inclusive_end = params.inclusiveEnd;
     if (params.reduce !== undefined) qs.reduce = params.reduce;
     if (params.groupLevel !== undefined) qs.group_level = params.groupLevel;

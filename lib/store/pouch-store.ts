@@ -22,11 +22,14 @@ export class PouchStore implements Store {
   readonly location: string;
   readonly #db: PouchDB;
   readonly #waiter: ChangeWaiter;
+  /** Whether the folder existed before this process opened it (PouchDB creates it on open). */
+  readonly #existed: boolean;
   #closed = false;
 
   /** @param path folder of the database (absolute). */
   constructor(path: string) {
     this.location = path;
+    this.#existed = existsSync(path);
     this.#db = new PouchDB(path);
     this.#waiter = changeWaiter(() => {
       const feed = this.#db.changes({live: true, since: 'now'});
@@ -47,9 +50,8 @@ export class PouchStore implements Store {
   }
 
   async create(): Promise<boolean> {
-    const existed = existsSync(this.location);
     await this.info();
-    return !existed;
+    return !this.#existed;
   }
 
   async info(): Promise<StoreInfo> {
@@ -151,7 +153,6 @@ export class PouchStore implements Store {
     if (params.key !== undefined) options.key = params.key;
     if (params.startkey !== undefined) options.startkey = params.startkey;
     if (params.endkey !== undefined) options.endkey = params.endkey;
-    if (params.startkeyDocid !== undefined) options.startkey_docid = params.startkeyDocid;
     if (params.inclusiveEnd !== undefined) options.inclusive_end = params.inclusiveEnd;
     if (params.reduce !== undefined) options.reduce = params.reduce;
     if (params.groupLevel !== undefined) options.group_level = params.groupLevel;

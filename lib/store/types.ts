@@ -60,7 +60,6 @@ export interface ViewParams {
   key?: ViewKey;
   startkey?: ViewKey;
   endkey?: ViewKey;
-  startkeyDocid?: string;
   /** @default true */
   inclusiveEnd?: boolean;
   /** @default true when the view has a reduce */

@@ -1,7 +1,8 @@
-// Key [stage, state] for every data-file document (a document with a `process` array):
+// Key [stage, state, _id] for every data-file document (a document with a `process` array):
 // state 'ready' (waits for the next step), 'retry' (waits until edw.retry.next, value), 'failed'
 // (failed for good at the step in the value, until `edw retry`), 'bad' (status is not "good").
-// group_level=1 counts per stage; a key range pages through one stage and state.
+// group_level=1 counts per stage, 2 per stage and state; the id in the key makes every key unique, so
+// a key range pages through one stage and state on every backend (PouchDB has no startkey_docid).
 function (doc) {
   // !code lib/stage.js
   if (!Array.isArray(doc.process)) return;
@@ -17,5 +18,5 @@ function (doc) {
     state = 'retry';
     value = edw.retry.next;
   }
-  emit([edwStage(doc), state], value);
+  emit([edwStage(doc), state, doc._id], value);
 }

@@ -1,0 +1,41 @@
+import {loadSteps} from '../../listeners/index.js';
+import type {Config} from '../../lib/config/index.js';
+import {silentLogger} from '../../lib/log/index.js';
+import {registerFiles} from '../../lib/register/index.js';
+import {Runner, type RunSummary} from '../../lib/runtime/index.js';
+import {simulate} from '../../lib/simulate/index.js';
+import type {Store} from '../../lib/store/index.js';
+import type {DataFileDoc} from '../../lib/pipeline/index.js';
+
+/** Simulate `files` raw files into `dir` and register them. */
+export async function simulateAndRegister(store: Store, dir: string, files: number, events = 4): Promise<string[]> {
+  const result = await simulate({outDir: dir, files, events, seed: 7});
+  const report = await registerFiles({store, paths: result.files, settleMs: 0});
+  return report.created;
+}
+
+/** A runner over the configured steps (or the named ones). */
+export async function runner(store: Store, config: Config, options: {once?: boolean; names?: string[]; owner?: string} = {}): Promise<Runner> {
+  const chosen = options.names ? config.steps.filter((s) => options.names!.includes(s.name)) : config.steps;
+  return new Runner({
+    store, steps: await loadSteps(chosen), log: silentLogger(), once: options.once, owner: options.owner,
+    leaseMs: config.listen.leaseMs, pollMs: config.listen.pollMs, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs,
+  });
+}
+
+/** Run the configured steps until nothing waits. */
+export async function drain(store: Store, config: Config, names?: string[]): Promise<RunSummary> {
+  return (await runner(store, config, {once: true, names})).run();
+}
+
+/** Every data-file document, read back from the database. */
+export async function allDataDocs(store: Store, ids: string[]): Promise<DataFileDoc[]> {
+  return (await store.getMany(ids)) as DataFileDoc[];
+}
+
+/** Completed entries per step name of one document. */
+export function completions(doc: DataFileDoc): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of doc.process) if (entry.status === 'done' || entry.status === undefined) out[entry.name] = (out[entry.name] ?? 0) + 1;
+  return out;
+}
