@@ -1,5 +1,6 @@
 import Nano from 'nano';
 import {AuthError, ConflictError, ConfigError, EdwError, ForbiddenError, NotFoundError, UnavailableError} from '../errors/index.js';
+import {DeadlineError, manyListeners, withDeadline} from './deadline.js';
 import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
 
 export interface CouchStoreOptions {
@@ -15,6 +16,12 @@ export interface CouchStoreOptions {
    * @default 60000
    */
   requestTimeoutMs?: number;
+  /**
+   * How long past its wait a long-poll may stay unanswered before it counts as an empty page. Some
+   * servers (pouchdb-server) ignore `timeout` and hold an idle long-poll until a change comes.
+   * @default 2000
+   */
+  longPollGraceMs?: number;
 }
 
 interface RequestSpec {
@@ -25,6 +32,8 @@ interface RequestSpec {
   signal?: AbortSignal;
   /** Extra time this request may legitimately wait (a long-poll). */
   waitMs?: number;
+  /** Deadline instead of requestTimeoutMs + waitMs. */
+  deadlineMs?: number;
 }
 
 /** Split a database URL into a credential-free server URL, the database name and the credentials. */
@@ -56,7 +65,10 @@ export class CouchStore implements Store {
   readonly #db: string;
   readonly #user: string | undefined;
   readonly #requestTimeoutMs: number;
+  readonly #longPollGraceMs: number;
   readonly #controller = new AbortController();
+  /** Whether this store created the database (in create()). */
+  #created = false;
 
   constructor(options: CouchStoreOptions) {
     const parsed = parseDatabaseUrl(options.url);
@@ -65,6 +77,7 @@ export class CouchStore implements Store {
     this.#user = options.user ?? parsed.user;
     const password = options.password ?? parsed.password;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.#longPollGraceMs = options.longPollGraceMs ?? 2000;
     const headers: Record<string, string> = {};
     if (this.#user !== undefined) {
       headers.Authorization = `Basic ${Buffer.from(`${this.#user}:${password ?? ''}`).toString('base64')}`;
@@ -73,17 +86,15 @@ export class CouchStore implements Store {
   }
 
   async #request<T>(what: string, spec: RequestSpec): Promise<T> {
-    const signals = [this.#controller.signal, AbortSignal.timeout(this.#requestTimeoutMs + (spec.waitMs ?? 0))];
-    if (spec.signal) signals.push(spec.signal);
     try {
-      return (await this.#nano.request({
-        db: this.#db,
-        method: spec.method ?? 'get',
-        path: spec.path,
-        qs: spec.qs,
-        body: spec.body,
-        signal: AbortSignal.any(signals),
-      } as Nano.RequestOptions)) as T;
+      return await withDeadline([manyListeners(this.#controller.signal), spec.signal], spec.deadlineMs ?? this.#requestTimeoutMs + (spec.waitMs ?? 0), async (signal) => {
+        const result = (await this.#nano.request({
+          db: this.#db, method: spec.method ?? 'get', path: spec.path, qs: spec.qs, body: spec.body, signal,
+        } as Nano.RequestOptions)) as T;
+        // nano swallows a body that fails to parse (an aborted read among them) and resolves with ''.
+        if ((result as unknown) === '' && signal.aborted) throw signal.reason;
+        return result;
+      });
     } catch (error) {
       throw this.#translate(error, what, spec.signal);
     }
@@ -115,11 +126,13 @@ export class CouchStore implements Store {
   async create(): Promise<boolean> {
     try {
       await this.#request('create database', {method: 'put'});
-      return true;
+      this.#created = true;
     } catch (error) {
-      if (error instanceof ConflictError) return false;
-      throw error;
+      if (!(error instanceof ConflictError)) throw error; // 412: it exists
     }
+    // Same answer on every call, as PouchStore's: openStore({create: true}) already created it, and
+    // `edw init` then asks again (it printed 'found database' for a database it had just created).
+    return this.#created;
   }
 
   async info(signal?: AbortSignal): Promise<StoreInfo> {
@@ -177,8 +190,19 @@ export class CouchStore implements Store {
       Object.assign(qs, params.filter.params ?? {});
       qs.filter = params.filter.name;
     }
-    const page = await this.#request<{results: Array<{id: string; seq: unknown; deleted?: boolean; doc?: Doc}>; last_seq: unknown}>(
-      'read changes', {path: '_changes', qs, signal: params.signal, waitMs});
+    type Page = {results: Array<{id: string; seq: unknown; deleted?: boolean; doc?: Doc}>; last_seq: unknown};
+    let page: Page;
+    try {
+      page = await this.#request<Page>('read changes', {
+        path: '_changes', qs, signal: params.signal, waitMs,
+        ...(waitMs > 0 ? {deadlineMs: waitMs + Math.min(this.#longPollGraceMs, this.#requestTimeoutMs)} : {}),
+      });
+    } catch (error) {
+      // Nothing came within the wait (and the server did not answer its own timeout): an empty page,
+      // same position. The next poll opens a new connection, which also replaces a silent one.
+      if (waitMs > 0 && error instanceof UnavailableError && error.cause instanceof DeadlineError) return {results: [], lastSeq: params.since};
+      throw error;
+    }
     return {
       lastSeq: String(page.last_seq),
       results: page.results.map((c) => ({

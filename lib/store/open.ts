@@ -44,7 +44,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const folder = resolve(options.url);
   const shared = await readShareFile(folder);
   if (shared) {
-    const store = new SharedStore(folder, shared);
+    const store = new SharedStore(folder, shared, options.requestTimeoutMs);
     await store.ping();
     return store;
   }
@@ -67,6 +67,13 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   store.close = async () => {
     await stopSharing();
     await close();
+  };
+  // Without this, destroying a shared database left its server listening (the process never exited)
+  // and its share file in the folder, naming a live pid, so the next open went to a destroyed store.
+  const destroy = store.destroy.bind(store);
+  store.destroy = async () => {
+    await stopSharing();
+    await destroy();
   };
   return store;
 }

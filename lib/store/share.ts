@@ -3,6 +3,7 @@ import {createServer, type IncomingMessage, type ServerResponse} from 'node:http
 import {readFile, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {AuthError, ConfigError, ConflictError, EdwError, ForbiddenError, NotFoundError, UnavailableError} from '../errors/index.js';
+import {manyListeners, withDeadline} from './deadline.js';
 import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
 
 /** Name of the file, inside the embedded database's folder, that tells other edw commands where it is served. */
@@ -112,27 +113,32 @@ export class SharedStore implements Store {
   readonly #info: ShareInfo;
   readonly #controller = new AbortController();
 
-  constructor(location: string, info: ShareInfo) {
+  readonly #requestTimeoutMs: number;
+
+  /** @param requestTimeoutMs how long a call may take beyond its own long-poll wait. @default 60000 */
+  constructor(location: string, info: ShareInfo, requestTimeoutMs = 60_000) {
     this.location = location;
     this.#info = info;
+    this.#requestTimeoutMs = requestTimeoutMs;
   }
 
   async #call<T>(method: Method, args: unknown[], signal?: AbortSignal): Promise<T> {
-    const signals = [this.#controller.signal];
-    if (signal) signals.push(signal);
-    let response: Response;
+    const waitMs = method === 'changes' ? ((args[0] as ChangesParams).waitMs ?? 0) : 0;
+    let body: {result?: T; error?: {name: string; message: string}};
     try {
-      response = await fetch(`${this.#info.url}/${method}`, {
-        method: 'POST',
-        headers: {authorization: `Bearer ${this.#info.token}`, 'content-type': 'application/json'},
-        body: JSON.stringify(args, (key, value: unknown) => (key === 'signal' ? undefined : value)),
-        signal: AbortSignal.any(signals),
+      body = await withDeadline([manyListeners(this.#controller.signal), signal], this.#requestTimeoutMs + waitMs, async (linked) => {
+        const response = await fetch(`${this.#info.url}/${method}`, {
+          method: 'POST',
+          headers: {authorization: `Bearer ${this.#info.token}`, 'content-type': 'application/json'},
+          body: JSON.stringify(args, (key, value: unknown) => (key === 'signal' ? undefined : value)),
+          signal: linked,
+        });
+        return (await response.json()) as {result?: T; error?: {name: string; message: string}};
       });
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       throw new UnavailableError(`cannot reach the embedded database ${this.location} through the edw process (pid ${this.#info.pid}) that holds it`, {cause: error});
     }
-    const body = (await response.json()) as {result?: T; error?: {name: string; message: string}};
     if (body.error) {
       const Type = ERRORS[body.error.name] ?? EdwError;
       throw new Type(body.error.message);

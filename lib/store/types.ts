@@ -98,7 +98,10 @@ export interface Store {
   readonly kind: 'embedded' | 'server' | 'shared';
   /** Where the database is, without credentials: safe to print. */
   readonly location: string;
-  /** Create the database when missing. Returns whether it was created. */
+  /**
+   * Create the database when missing. Returns whether this store created it (this call, an earlier
+   * one, or `openStore({create: true})`); the same answer on every call.
+   */
   create(): Promise<boolean>;
   /** Database facts; throws NotFoundError when the database does not exist. */
   info(signal?: AbortSignal): Promise<StoreInfo>;
