@@ -1,7 +1,7 @@
-import {EventEmitter} from 'node:events';
+import {EventEmitter, setMaxListeners} from 'node:events';
 import {hostname} from 'node:os';
 import PQueue from 'p-queue';
-import {ConflictError, errorMessage, isRetryable} from '../errors/index.js';
+import {errorMessage, isRetryable} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
 import {readiness, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import type {Doc, Store} from '../store/index.js';
@@ -91,6 +91,8 @@ export class StepListener extends EventEmitter {
       if (!(Number.isFinite(value) && value > 0)) throw new TypeError(`StepListener option ${name}: expected a positive number, got ${value}`);
     }
     this.#queue = new PQueue({concurrency: options.step.concurrency});
+    // Every running step and request listens to these: allow more than the default 10 listeners.
+    setMaxListeners(0, this.#stopping.signal, this.#abortSteps.signal);
   }
 
   /** Documents queued or running. */
@@ -116,12 +118,17 @@ export class StepListener extends EventEmitter {
       this.#stopping.abort();
       this.#feedWait?.abort();
       clearTimeout(this.#wakeTimer);
-      this.#queue.clear();
+      // Not queue.clear(): p-queue leaves the promises of cleared tasks pending forever, and a sweep or
+      // a feed page awaiting them would never end. Queued tasks see the stop and return at once.
       const timer = setTimeout(() => this.#abortSteps.abort(new StepInterrupted('stopped', 'listener stopped')), timeoutMs);
       try {
+        this.#log.debug('stopping', {queued: this.#queue.size, running: this.#queue.pending});
         await this.#queue.onIdle();
+        this.#log.debug('stopping: steps finished');
         await this.#loop;
+        this.#log.debug('stopping: feed loop ended');
         await this.#checkpoints;
+        this.#log.debug('stopped');
       } finally {
         clearTimeout(timer);
       }
@@ -229,12 +236,12 @@ export class StepListener extends EventEmitter {
   /** Whether the document may need this step now; schedules a sweep for when a claim or retry time ends. */
   #worthTrying(doc: Doc): boolean {
     const ready = readiness(doc, this.step, this.#now(), this.#owner);
-    if (ready.kind === 'claimed') this.#wakeAt0(ready.until);
-    if (ready.kind === 'later') this.#wakeAt0(ready.at);
+    if (ready.kind === 'claimed') this.#scheduleSweepAt(ready.until);
+    if (ready.kind === 'later') this.#scheduleSweepAt(ready.at);
     return ready.kind === 'run';
   }
 
-  #wakeAt0(at: number): void {
+  #scheduleSweepAt(at: number): void {
     if (at >= this.#wakeAt || this.#stopSignal.aborted) return;
     clearTimeout(this.#wakeTimer);
     this.#wakeAt = at;
@@ -249,27 +256,25 @@ export class StepListener extends EventEmitter {
   async #handle(seen: DataFileDoc): Promise<void> {
     if (this.#stopSignal.aborted) return;
     const log = this.#log.child({docId: seen._id});
-    // Claim with the revision in hand; a 409 means someone else moved first: read again and re-decide.
-    let current: DataFileDoc | null = seen;
+    // Claim with the revision in hand; a conflict means someone else moved first: read again and re-decide.
     let claimed: {doc: DataFileDoc; token: number; attempt: number} | undefined;
-    while (!claimed) {
-      const ready = readiness(current, this.step, this.#now(), this.#owner);
-      if (ready.kind !== 'run') {
-        this.#worthTrying(current ?? {_id: seen._id});
-        return;
-      }
-      const {doc, claim} = withClaim(current!, {
+    let last: Doc | null = seen;
+    const written = await updateDocument(this.#store, seen._id, (doc) => {
+      last = doc;
+      const ready = readiness(doc, this.step, this.#now(), this.#owner);
+      if (ready.kind !== 'run') return null;
+      const {doc: next, claim} = withClaim(doc as DataFileDoc, {
         step: this.step.name, version: this.step.version, owner: this.#owner, host: hostname(), pid: process.pid,
         leaseMs: this.#leaseMs, now: this.#now(),
       });
-      try {
-        const rev = await this.#store.put(doc);
-        claimed = {doc: {...doc, _rev: rev}, token: claim.token, attempt: ready.attempt};
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error;
-        current = (await this.#store.get(seen._id)) as DataFileDoc | null;
-      }
+      claimed = {doc: next, token: claim.token, attempt: ready.attempt};
+      return next;
+    }, {current: seen});
+    if (!written || !claimed) {
+      this.#worthTrying(last ?? {_id: seen._id});
+      return;
     }
+    claimed = {...claimed, doc: written as DataFileDoc};
     const {token, attempt} = claimed;
     this.emit('started', {id: seen._id, step: this.step.name});
     log.info('step started', {attempt});
@@ -310,15 +315,15 @@ export class StepListener extends EventEmitter {
     else if (outcome.retryable && attempt < this.step.attempts) {
       result = {kind: 'retry', attempts: attempt, next: this.#now() + backoffDelay(attempt, this.#backoffMs, this.#maxBackoffMs)};
     } else result = {kind: 'failed', attempts: attempt};
-    const written = await this.#record(seen._id, log, (doc) => withEntry(doc, token, entry, result));
-    if (!written) return;
+    const recorded = await this.#record(seen._id, log, (doc) => withEntry(doc, token, entry, result));
+    if (!recorded) return;
     const event: StepEvent = {id: seen._id, step: this.step.name, entry};
     if (result.kind === 'done') {
       log.info('step done', {attempt, ms: Date.parse(entry.finished!) - Date.parse(entry.started!)});
       this.emit('completed', event);
     } else if (result.kind === 'retry') {
       log.warn('step failed, will retry', {attempt, error: entry.error?.message, retryInMs: result.next - this.#now()});
-      this.#wakeAt0(result.next);
+      this.#scheduleSweepAt(result.next);
       this.emit('retrying', event);
     } else {
       log.error('step failed', {attempt, error: entry.error?.message});

@@ -136,13 +136,18 @@ export class Runner extends EventEmitter {
   }
 
   async #drained(): Promise<boolean> {
-    if (this.stepListeners.some((l) => l.busy > 0)) return false;
+    const busy = this.stepListeners.filter((l) => l.busy > 0).map((l) => l.step.name);
+    if (busy.length > 0) {
+      this.#options.log.debug('not drained: steps running', {steps: busy});
+      return false;
+    }
     for (const listener of this.stepListeners) {
       // 'ready' and 'retry' are adjacent keys, so one range counts both ('bad' and 'failed' sort before).
       const result = await this.#options.store.query({
         design: 'edw', view: 'stage', startkey: [listener.step.after, 'ready'], endkey: [listener.step.after, 'retry', {}], reduce: true,
       });
       const waiting = Number(result.rows[0]?.value ?? 0);
+      this.#options.log.debug('waiting at stage', {stage: listener.step.after, waiting});
       if (waiting > 0) {
         listener.requestSweep();
         return false;

@@ -1,4 +1,4 @@
-import {ConflictError} from '../errors/index.js';
+import {ConflictError, ForbiddenError} from '../errors/index.js';
 import type {Doc, Store} from '../store/index.js';
 
 export interface UpdateOptions {
@@ -24,8 +24,19 @@ export async function updateDocument(store: Store, id: string, change: (doc: Doc
       const rev = await store.put(next, options.signal);
       return {...next, _rev: rev};
     } catch (error) {
-      if (!(error instanceof ConflictError) || conflicts >= (options.maxConflicts ?? 50)) throw error;
+      const stale = error instanceof ConflictError || (error instanceof ForbiddenError && (await isStale(store, id, next, options.signal)));
+      if (!stale || conflicts >= (options.maxConflicts ?? 50)) throw error;
       current = await store.get(id, {signal: options.signal});
     }
   }
+}
+
+/**
+ * Whether a refused write was based on a revision that is no longer the current one. pouchdb-server
+ * runs validate_doc_update against the latest revision before its own revision check, so a stale
+ * write can come back as 403 rather than 409: it is a conflict all the same.
+ */
+async function isStale(store: Store, id: string, attempted: Doc, signal?: AbortSignal): Promise<boolean> {
+  const latest = await store.get(id, {signal});
+  return (latest?._rev ?? undefined) !== (attempted._rev ?? undefined);
 }
