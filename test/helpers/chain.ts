@@ -1,6 +1,6 @@
 import {loadSteps} from '../../listeners/index.js';
 import type {Config} from '../../lib/config/index.js';
-import {silentLogger} from '../../lib/log/index.js';
+import {createLogger, silentLogger} from '../../lib/log/index.js';
 import {registerFiles} from '../../lib/register/index.js';
 import {Runner, type RunSummary} from '../../lib/runtime/index.js';
 import {simulate} from '../../lib/simulate/index.js';
@@ -18,7 +18,7 @@ export async function simulateAndRegister(store: Store, dir: string, files: numb
 export async function runner(store: Store, config: Config, options: {once?: boolean; names?: string[]; owner?: string} = {}): Promise<Runner> {
   const chosen = options.names ? config.steps.filter((s) => options.names!.includes(s.name)) : config.steps;
   return new Runner({
-    store, steps: await loadSteps(chosen), log: silentLogger(), once: options.once, owner: options.owner,
+    store, steps: await loadSteps(chosen), log: process.env.EDW_TEST_LOG ? createLogger({level: 'debug'}) : silentLogger(), once: options.once, owner: options.owner,
     leaseMs: config.listen.leaseMs, pollMs: config.listen.pollMs, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs,
   });
 }

@@ -58,6 +58,7 @@ timeout = 30s
   const configPath = join(dir, 'edw.ini');
   await writeFile(configPath, `[database]
 url = ${options.databaseUrl ?? './db'}
+request_timeout = 5s
 [listen]
 lease = ${options.lease ?? '1s'}
 poll = 2s
