@@ -94,3 +94,20 @@ version = 1
     await done;
   });
 }
+
+test('with [log] format = json every step line is one JSON object naming the document and the step', async (t) => {
+  const ws = await workspace(t, {ini: '[log]\nformat = json\n'});
+  await edw('--config', ws.configPath, 'init');
+  await simulate({outDir: join(ws.dir, 'raw'), files: 2, events: 2});
+  await edw('--config', ws.configPath, 'register', join(ws.dir, 'raw'));
+  const run = spawnEdw(['--config', ws.configPath, 'listen', '--once'], {EDW_LOG_LEVEL: 'info'});
+  t.is((await run.exit).code, 0);
+  const lines = run.stderr.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const done = lines.filter((l) => l.message === 'step done');
+  t.is(done.length, 6);
+  for (const line of done) {
+    t.regex(String(line.docId), /^ma22a000_00[01]$/);
+    t.true(['move_to_sps', 'signal_processing', 'ingest_detections'].includes(String(line.step)));
+    t.is(line.level, 'info');
+  }
+});
