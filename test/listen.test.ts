@@ -111,3 +111,26 @@ test('with [log] format = json every step line is one JSON object naming the doc
     t.is(line.level, 'info');
   }
 });
+
+test('a second SIGTERM aborts running steps, gives their documents back and exits 1', async (t) => {
+  const ws = await workspace(t, {ini: `
+[step.forever]
+after = new
+command = '${process.execPath} -e "setInterval(() => {}, 1000)"'
+version = 1
+timeout = 10m
+`});
+  await edw('--config', ws.configPath, 'init');
+  const sim = await simulate({outDir: join(ws.dir, 'raw'), files: 1, events: 2});
+  await edw('--config', ws.configPath, 'register', ...sim.files);
+  const listener = spawnEdw(['--config', ws.configPath, 'listen'], {EDW_LOG_LEVEL: 'info'});
+  t.teardown(() => listener.child.kill('SIGKILL'));
+  await listener.waitFor(/step started step=forever/);
+  listener.child.kill('SIGTERM');
+  await listener.waitFor(/stopping: finishing running steps/);
+  listener.child.kill('SIGTERM');
+  t.is((await listener.exit).code, 1);
+  const doc = JSON.parse((await edw('--config', ws.configPath, 'show', 'ma22a000_000', '--json')).out.join('\n')) as {process: unknown[]; edw?: {claim?: unknown}};
+  t.deepEqual(doc.process, [], 'an interrupted step records nothing');
+  t.is(doc.edw?.claim, undefined, 'the claim was given back');
+});

@@ -305,8 +305,13 @@ export class StepListener extends EventEmitter {
       return;
     }
     if (outcome.interrupted === 'stopped') {
-      await this.#record(seen._id, log, (doc) => withoutClaim(doc, token));
-      log.info('step interrupted by stop, document given back');
+      // One try, outside the stop's abort: if it fails the lease runs out and another listener takes over.
+      try {
+        await updateDocument(this.#store, seen._id, (doc) => withoutClaim(doc as DataFileDoc, token));
+        log.info('step interrupted by stop, document given back');
+      } catch (error) {
+        log.warn('step interrupted by stop, claim left to expire', {error: errorMessage(error)});
+      }
       return;
     }
     const {entry} = outcome;
