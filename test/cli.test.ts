@@ -160,3 +160,41 @@ test('an unreachable database server is one line naming it, exit 1, and no passw
   t.regex(down.err[0]!, /cannot reach the database .*127\.0\.0\.1:9/);
   t.false(down.err[0]!.includes('hunter2'));
 });
+
+test('detections are queryable by time, and ingesting the same results again adds nothing twice', async (t) => {
+  const ws = await workspace(t);
+  await edw('--config', ws.configPath, 'init');
+  const sim = await simulate({outDir: join(ws.dir, 'raw'), files: 2, events: 20, seed: 11});
+  await edw('--config', ws.configPath, 'register', ...sim.files);
+  t.is((await edw('--config', ws.configPath, 'listen', '--once')).code, 0);
+  const all = await edw('--config', ws.configPath, 'detections', '--from', '0', '--to', '9999999999', '--json');
+  const detections = JSON.parse(all.out[0]!) as Array<{_id: string; time: number; amplitude: number; source: string; type: string}>;
+  const expected = (JSON.parse(await readFile(sim.truth, 'utf8')) as {files: Array<{pulses: Array<{amplitude: number}>}>})
+    .files.flatMap((f) => f.pulses).filter((p) => p.amplitude >= 60).length;
+  // Threshold 50 ADC: every pulse well above it is found (amplitudes are recovered within a few ADC).
+  t.true(detections.length >= expected, `${detections.length} detections, ${expected} pulses of 60 ADC or more`);
+  t.true(detections.every((d) => d.type === 'detection' && d.amplitude >= 50));
+  t.deepEqual(detections.map((d) => d.time), [...detections.map((d) => d.time)].sort((a, b) => a - b));
+  const first = detections[0]!;
+  const window = await edw('--config', ws.configPath, 'detections', '--from', new Date(first.time * 1000).toISOString(), '--to', String(first.time), '--json');
+  t.deepEqual((JSON.parse(window.out[0]!) as Array<{_id: string}>).map((d) => d._id), [first._id]);
+  const {ingestDetections} = await import('../listeners/ingest-detections.js');
+  const {openStore} = await import('../lib/store/index.js');
+  const {silentLogger} = await import('../lib/log/index.js');
+  const store = await openStore({url: ws.config.database.url});
+  try {
+    const doc = (await store.get(first.source)) as DataFileDoc;
+    const again = await ingestDetections.run(doc, {
+      step: 'ingest_detections', settings: {threshold: '50'}, input: doc.process[1]!.result!.outputs![0]!.path, attempt: 2,
+      log: silentLogger(), signal: new AbortController().signal, store,
+    });
+    t.is(again.created, 0);
+    t.is(again.existing, detections.filter((d) => d.source === first.source).length);
+  } finally {
+    await store.close();
+  }
+  const after = JSON.parse((await edw('--config', ws.configPath, 'detections', '--from', '0', '--to', '9999999999', '--json')).out[0]!) as unknown[];
+  t.is(after.length, detections.length);
+  const backwards = await edw('--config', ws.configPath, 'detections', '--from', '10', '--to', '5');
+  t.is(backwards.code, 2);
+});
