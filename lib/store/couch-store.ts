@@ -1,6 +1,7 @@
 import Nano from 'nano';
 import {AuthError, ConflictError, ConfigError, EdwError, ForbiddenError, NotFoundError, UnavailableError} from '../errors/index.js';
 import {DeadlineError, manyListeners, withDeadline} from './deadline.js';
+import {viewQuery} from './view-query.js';
 import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
 
 export interface CouchStoreOptions {
@@ -212,17 +213,7 @@ export class CouchStore implements Store {
   }
 
   async query(params: ViewParams): Promise<ViewResult> {
-    const qs: Record<string, unknown> = {};
-    if (params.key !== undefined) qs.key = params.key;
-    if (params.startkey !== undefined) qs.startkey = params.startkey;
-    if (params.endkey !== undefined) qs.endkey = params.endkey;
-    if (params.inclusiveEnd !== undefined) qs.inclusive_end = params.inclusiveEnd;
-    if (params.reduce !== undefined) qs.reduce = params.reduce;
-    if (params.groupLevel !== undefined) qs.group_level = params.groupLevel;
-    if (params.includeDocs !== undefined) qs.include_docs = params.includeDocs;
-    if (params.limit !== undefined) qs.limit = params.limit;
-    if (params.skip !== undefined) qs.skip = params.skip;
-    if (params.descending !== undefined) qs.descending = params.descending;
+    const qs = viewQuery(params);
     const what = `query view ${params.design}/${params.view}`;
     try {
       return await this.#request<ViewResult>(what, {path: `_design/${params.design}/_view/${params.view}`, qs, signal: params.signal});

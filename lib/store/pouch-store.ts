@@ -1,6 +1,7 @@
 import {existsSync} from 'node:fs';
 import PouchDB from 'pouchdb';
 import {ConflictError, EdwError, ForbiddenError, NotFoundError, UnavailableError} from '../errors/index.js';
+import {viewQuery} from './view-query.js';
 import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
 import {changeWaiter, type ChangeWaiter} from './change-waiter.js';
 
@@ -149,17 +150,7 @@ export class PouchStore implements Store {
   }
 
   async query(params: ViewParams): Promise<ViewResult> {
-    const options: Record<string, unknown> = {};
-    if (params.key !== undefined) options.key = params.key;
-    if (params.startkey !== undefined) options.startkey = params.startkey;
-    if (params.endkey !== undefined) options.endkey = params.endkey;
-    if (params.inclusiveEnd !== undefined) options.inclusive_end = params.inclusiveEnd;
-    if (params.reduce !== undefined) options.reduce = params.reduce;
-    if (params.groupLevel !== undefined) options.group_level = params.groupLevel;
-    if (params.includeDocs !== undefined) options.include_docs = params.includeDocs;
-    if (params.limit !== undefined) options.limit = params.limit;
-    if (params.skip !== undefined) options.skip = params.skip;
-    if (params.descending !== undefined) options.descending = params.descending;
+    const options = viewQuery(params);
     try {
       const result = await this.#db.query(`${params.design}/${params.view}`, options);
       return {rows: result.rows};
