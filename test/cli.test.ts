@@ -198,3 +198,17 @@ test('detections are queryable by time, and ingesting the same results again add
   const backwards = await edw('--config', ws.configPath, 'detections', '--from', '10', '--to', '5');
   t.is(backwards.code, 2);
 });
+
+test('simulate writes the files, conditions and truth; demo runs the whole chain on a fresh embedded database', async (t) => {
+  const ws = await workspace(t);
+  const sim = await edw('simulate', '--out', join(ws.dir, 'sim'), '--files', '2', '--events', '3', '--seed', '5', '--noise', '4');
+  t.is(sim.code, 0, sim.err.join('\n'));
+  const truth = JSON.parse(await readFile(join(ws.dir, 'sim', 'truth.json'), 'utf8')) as {noise: number; seed: number; files: unknown[]};
+  t.like(truth, {noise: 4, seed: 5});
+  t.is(truth.files.length, 2);
+  t.is((await edw('simulate', '--out', join(ws.dir, 'x'), '--files', 'two')).code, 2);
+  const demo = await edw('--config', ws.configPath, 'demo', '--dir', join(ws.dir, 'demo'), '--files', '4');
+  t.is(demo.code, 0, demo.err.join('\n'));
+  t.true(demo.err.some((l) => /^12 steps completed, 0 failed$/.test(l)), demo.err.join('\n'));
+  t.regex(demo.out.join('\n'), /ingest_detections\s+4/);
+});
