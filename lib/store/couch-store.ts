@@ -170,8 +170,12 @@ export class CouchStore implements Store {
     if (docs.length === 0) return [];
     const results = await this.#request<Array<{id: string; rev?: string; ok?: boolean; error?: string; reason?: string}>>(
       'write documents', {method: 'post', path: '_bulk_docs', body: {docs}, signal});
-    return results.map((r, i): WriteOutcome => {
-      const id = r.id ?? docs[i]!._id;
+    // Matched by id, not position: pouchdb-server answers out of order when some documents are refused.
+    const byId = new Map<string, typeof results>();
+    for (const r of results) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
+    return docs.map((doc, i): WriteOutcome => {
+      const r = byId.get(doc._id)?.shift() ?? results[i] ?? {id: doc._id, error: 'unknown_error', reason: 'no outcome in the answer'};
+      const id = doc._id;
       if (!r.error && r.rev) return {id, ok: true, rev: r.rev};
       const error = r.error === 'conflict' || r.error === 'forbidden' || r.error === 'unauthorized' ? r.error : 'other';
       return {id, ok: false, error, reason: r.reason ?? r.error ?? 'unknown'};

@@ -4,6 +4,7 @@ import {ConflictError, EdwError, ForbiddenError, NotFoundError, UnavailableError
 import {viewQuery} from './view-query.js';
 import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
 import {changeWaiter, type ChangeWaiter} from './change-waiter.js';
+import {Validators} from './validation.js';
 
 /** PouchDB keeps integer sequences; edw hands them out as opaque strings and reads them back here only. */
 function toPouchSeq(since: string): string | number {
@@ -23,6 +24,7 @@ export class PouchStore implements Store {
   readonly location: string;
   readonly #db: PouchDB;
   readonly #waiter: ChangeWaiter;
+  readonly #validators = new Validators();
   /** Whether the folder existed before this process opened it (PouchDB creates it on open). */
   readonly #existed: boolean;
   #closed = false;
@@ -87,26 +89,68 @@ export class PouchStore implements Store {
   }
 
   async put(doc: Doc): Promise<string> {
+    const [refusal] = await this.#validate([doc]);
+    if (refusal) throw new ForbiddenError(`write ${doc._id} at ${this.location} was refused: ${refusal}`);
+    let rev: string;
     try {
-      return (await this.#db.put(doc)).rev;
+      rev = (await this.#db.put(doc)).rev;
     } catch (error) {
       this.#fail(error, `write ${doc._id}`);
+    } finally {
+      if (doc._id.startsWith('_design/')) this.#validators.invalidate();
     }
+    return rev;
   }
 
   async bulkWrite(docs: Doc[]): Promise<WriteOutcome[]> {
     if (docs.length === 0) return [];
-    let results: any[];
+    const refusals = await this.#validate(docs);
+    const accepted = docs.filter((_, i) => !refusals[i]);
+    let results: any[] = [];
     try {
-      results = await this.#db.bulkDocs(docs);
+      if (accepted.length > 0) results = await this.#db.bulkDocs(accepted);
     } catch (error) {
       this.#fail(error, 'write documents');
+    } finally {
+      if (docs.some((d) => d._id.startsWith('_design/'))) this.#validators.invalidate();
     }
-    return results.map((r, i): WriteOutcome => {
-      const id = (r.id as string | undefined) ?? docs[i]!._id;
+    let next = 0;
+    return docs.map((doc, i): WriteOutcome => {
+      const refusal = refusals[i];
+      if (refusal) return {id: doc._id, ok: false, error: 'forbidden', reason: refusal};
+      const r = results[next++];
+      const id = (r.id as string | undefined) ?? doc._id;
       if (r.ok || (r.rev && !r.error)) return {id, ok: true, rev: r.rev as string};
       return {id, ok: false, error: outcomeError(r.name ?? r.error), reason: String(r.reason ?? r.message ?? r.error)};
     });
+  }
+
+  /**
+   * PouchDB runs no validate_doc_update: run the design documents' own here, against the current
+   * revision, so the embedded database refuses what CouchDB would. A write whose _rev is not the
+   * current one is left to PouchDB, which answers 409 as CouchDB does.
+   */
+  async #validate(docs: Doc[]): Promise<Array<string | null>> {
+    const checked = docs.map((doc) => !doc._id.startsWith('_local/') && !doc._id.startsWith('_design/'));
+    if (!checked.some(Boolean)) return docs.map(() => null);
+    try {
+      await this.#validators.ensure(async () => (await this.#db.allDocs({startkey: '_design/', endkey: '_design/\ufff0', include_docs: true})).rows.map((r) => r.doc as Doc));
+      if (!this.#validators.active) return docs.map(() => null);
+      const withRev = docs.filter((doc, i) => checked[i] && doc._rev);
+      const current = new Map<string, Doc>();
+      if (withRev.length > 0) {
+        const {rows} = await this.#db.allDocs({keys: withRev.map((d) => d._id), include_docs: true});
+        for (const row of rows) if (row.doc) current.set(row.doc._id as string, row.doc as Doc);
+      }
+      return docs.map((doc, i) => {
+        if (!checked[i]) return null;
+        const old = doc._rev ? current.get(doc._id) ?? null : null;
+        if (doc._rev && old?._rev !== doc._rev) return null;
+        return this.#validators.check(doc, old);
+      });
+    } catch (error) {
+      this.#fail(error, 'validate documents');
+    }
   }
 
   async changes(params: ChangesParams): Promise<ChangesPage> {
