@@ -3,3 +3,4 @@ export {Runner, type Progress, type RunnerOptions, type RunSummary} from './runn
 export {updateDocument, type UpdateOptions} from './update.js';
 export {ClaimLostError} from './claim.js';
 export type {ChainStep, Step, StepContext} from './step.js';
+export {resolveConflicts} from './conflicts.js';

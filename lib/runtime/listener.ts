@@ -3,9 +3,10 @@ import {hostname} from 'node:os';
 import PQueue from 'p-queue';
 import {errorMessage, isRetryable} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
-import {readiness, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
+import {isDataFile, readiness, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import type {Doc, Store} from '../store/index.js';
 import {backoffDelay, pause} from './backoff.js';
+import {resolveConflicts} from './conflicts.js';
 import {ClaimLostError, withClaim, withEntry, withoutClaim, withRenewedClaim, type Outcome} from './claim.js';
 import {executeStep, StepInterrupted} from './execute.js';
 import type {ChainStep} from './step.js';
@@ -173,6 +174,7 @@ export class StepListener extends EventEmitter {
         since: since!,
         filter: {name: `${DESIGN}/stage`, params: {stage: this.step.after}},
         includeDocs: true,
+        conflicts: true,
         limit: this.#pageSize,
         waitMs: this.#pollMs,
         signal: wait.signal,
@@ -207,7 +209,7 @@ export class StepListener extends EventEmitter {
       while (!this.#stopSignal.aborted) {
         const result = await this.#whileReachable('sweep the stage view', () => this.#store.query({
           design: DESIGN, view: 'stage', startkey, endkey: [this.step.after, state, {}],
-          reduce: false, includeDocs: true, limit: this.#pageSize,
+          reduce: false, includeDocs: true, conflicts: true, limit: this.#pageSize,
         }));
         if (!result) break;
         const last = result.rows[result.rows.length - 1];
@@ -223,7 +225,8 @@ export class StepListener extends EventEmitter {
 
   #enqueue(doc: Doc): Promise<void> {
     if (this.#active.has(doc._id) || this.#stopSignal.aborted) return Promise.resolve();
-    if (!this.#worthTrying(doc)) return Promise.resolve();
+    // A conflicted document is merged first, whatever its state: the merge may change its stage.
+    if (!doc._conflicts?.length && !this.#worthTrying(doc)) return Promise.resolve();
     this.#active.add(doc._id);
     return this.#queue
       .add(() => this.#handle(doc as DataFileDoc))
@@ -256,6 +259,12 @@ export class StepListener extends EventEmitter {
   async #handle(seen: DataFileDoc): Promise<void> {
     if (this.#stopSignal.aborted) return;
     const log = this.#log.child({docId: seen._id});
+    if (seen._conflicts?.length) {
+      const merged = await resolveConflicts(this.#store, seen._id);
+      log.info('conflicts resolved', {revisions: seen._conflicts.length + 1});
+      if (!isDataFile(merged)) return;
+      seen = merged;
+    }
     // Claim with the revision in hand; a conflict means someone else moved first: read again and re-decide.
     let claimed: {doc: DataFileDoc; token: number; attempt: number} | undefined;
     let last: Doc | null = seen;

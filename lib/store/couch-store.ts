@@ -182,6 +182,14 @@ export class CouchStore implements Store {
     });
   }
 
+  async writeRevisions(docs: Doc[], signal?: AbortSignal): Promise<void> {
+    if (docs.length === 0) return;
+    // With new_edits=false the answer lists only the documents that failed.
+    const failed = await this.#request<Array<{id: string; error?: string; reason?: string}>>('write revisions', {method: 'post', path: '_bulk_docs', body: {docs, new_edits: false}, signal});
+    const first = failed.find((r) => r.error);
+    if (first) throw new ForbiddenError(`write revisions at ${this.location}: ${first.id} was refused: ${first.reason ?? first.error}`);
+  }
+
   async changes(params: ChangesParams): Promise<ChangesPage> {
     const waitMs = params.waitMs ?? 0;
     const qs: Record<string, unknown> = {
@@ -191,6 +199,7 @@ export class CouchStore implements Store {
     };
     if (waitMs > 0) qs.timeout = waitMs;
     if (params.includeDocs) qs.include_docs = true;
+    if (params.conflicts) qs.conflicts = true;
     if (params.filter) {
       Object.assign(qs, params.filter.params ?? {});
       qs.filter = params.filter.name;

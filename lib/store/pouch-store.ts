@@ -153,12 +153,22 @@ export class PouchStore implements Store {
     }
   }
 
+  async writeRevisions(docs: Doc[]): Promise<void> {
+    if (docs.length === 0) return;
+    try {
+      await this.#db.bulkDocs(docs, {new_edits: false});
+    } catch (error) {
+      this.#fail(error, 'write revisions');
+    }
+  }
+
   async changes(params: ChangesParams): Promise<ChangesPage> {
     const deadline = Date.now() + (params.waitMs ?? 0);
     const options: Record<string, unknown> = {
       since: toPouchSeq(params.since),
       limit: params.limit ?? 1000,
       include_docs: params.includeDocs ?? false,
+      ...(params.conflicts ? {conflicts: true} : {}),
     };
     if (params.filter) {
       options.filter = params.filter.name;

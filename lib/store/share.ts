@@ -15,7 +15,7 @@ export interface ShareInfo {
   pid: number;
 }
 
-const METHODS = ['info', 'get', 'getMany', 'put', 'bulkWrite', 'changes', 'query', 'getLocal', 'putLocal'] as const;
+const METHODS = ['info', 'get', 'getMany', 'put', 'bulkWrite', 'writeRevisions', 'changes', 'query', 'getLocal', 'putLocal'] as const;
 type Method = (typeof METHODS)[number];
 
 const ERRORS: Record<string, new (message: string) => Error> = {
@@ -170,6 +170,9 @@ export class SharedStore implements Store {
   }
   bulkWrite(docs: Doc[], signal?: AbortSignal): Promise<WriteOutcome[]> {
     return this.#call('bulkWrite', [docs], signal);
+  }
+  writeRevisions(docs: Doc[], signal?: AbortSignal): Promise<void> {
+    return this.#call('writeRevisions', [docs], signal);
   }
   changes(params: ChangesParams): Promise<ChangesPage> {
     return this.#call('changes', [params], params.signal);

@@ -27,6 +27,8 @@ export interface ChangesParams {
   filter?: {name: string; params?: Record<string, string>};
   /** @default false */
   includeDocs?: boolean;
+  /** With includeDocs: also return each document's `_conflicts`. @default false */
+  conflicts?: boolean;
   /** Most changes returned by one call. @default 1000 */
   limit?: number;
   /**
@@ -66,6 +68,8 @@ export interface ViewParams {
   reduce?: boolean;
   groupLevel?: number;
   includeDocs?: boolean;
+  /** With includeDocs: also return each document's `_conflicts`. @default false */
+  conflicts?: boolean;
   limit?: number;
   skip?: number;
   descending?: boolean;
@@ -113,6 +117,11 @@ export interface Store {
   put(doc: Doc, signal?: AbortSignal): Promise<string>;
   /** Write many documents through `_bulk_docs`; one outcome per document, in order. */
   bulkWrite(docs: Doc[], signal?: AbortSignal): Promise<WriteOutcome[]>;
+  /**
+   * Write revisions as given, as replication does (`new_edits: false`): each doc carries its `_rev`
+   * and `_revisions`; a revision on another branch becomes a conflict. No validation runs here.
+   */
+  writeRevisions(docs: Doc[], signal?: AbortSignal): Promise<void>;
   /** One page of the changes feed (see ChangesParams.waitMs for long-poll). */
   changes(params: ChangesParams): Promise<ChangesPage>;
   /** Query a view of a design document. */

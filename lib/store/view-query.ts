@@ -4,7 +4,7 @@ import type {ViewParams} from './types.js';
 export function viewQuery(params: ViewParams): Record<string, unknown> {
   const names: Array<[keyof ViewParams, string]> = [
     ['key', 'key'], ['startkey', 'startkey'], ['endkey', 'endkey'], ['inclusiveEnd', 'inclusive_end'],
-    ['reduce', 'reduce'], ['groupLevel', 'group_level'], ['includeDocs', 'include_docs'], ['limit', 'limit'],
+    ['reduce', 'reduce'], ['groupLevel', 'group_level'], ['includeDocs', 'include_docs'], ['conflicts', 'conflicts'], ['limit', 'limit'],
     ['skip', 'skip'], ['descending', 'descending'],
   ];
   const out: Record<string, unknown> = {};

@@ -1,0 +1,39 @@
+import type {DataFileDoc, ProcessEntry} from './document.js';
+
+/** Deep equality of JSON values, key order ignored. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+/**
+ * Merge the revisions of a conflicted data-file document (the winning revision first). The merged
+ * `process` holds every entry of every revision, unchanged and once each (an entry present in several
+ * revisions is one entry), ordered by `finished` (or `started`) time; entries without a time (the
+ * seed's) come first; ties keep the winner's order, then each loser's in revision order. Every other
+ * field is the winner's. Pure: the same revisions always give the same document.
+ */
+export function mergeRevisions(winner: DataFileDoc, losers: DataFileDoc[]): DataFileDoc {
+  const entries: ProcessEntry[] = [];
+  const ordered = [winner, ...[...losers].sort((a, b) => String(a._rev).localeCompare(String(b._rev)))];
+  for (const revision of ordered) {
+    const used = new Set<number>();
+    for (const entry of revision.process) {
+      // The same entry in two revisions (history they share) is kept once; equal entries within one
+      // revision are distinct history and all kept.
+      const match = entries.findIndex((e, i) => !used.has(i) && sameJson(e, entry));
+      if (match === -1) {
+        entries.push(entry);
+        used.add(entries.length - 1);
+      } else used.add(match);
+    }
+  }
+  const time = (e: ProcessEntry): string => (typeof e.finished === 'string' ? e.finished : typeof e.started === 'string' ? e.started : '');
+  const process = entries.map((entry, index) => ({entry, index})).sort((a, b) => time(a.entry).localeCompare(time(b.entry)) || a.index - b.index).map((x) => x.entry);
+  const {_conflicts, ...rest} = winner;
+  return {...rest, process};
+}
