@@ -134,3 +134,22 @@ timeout = 10m
   t.deepEqual(doc.process, [], 'an interrupted step records nothing');
   t.is(doc.edw?.claim, undefined, 'the claim was given back');
 });
+
+test('each listener process keeps a heartbeat document; edw listeners shows it alive, then stopped', async (t) => {
+  const ws = await workspace(t);
+  await edw('--config', ws.configPath, 'init');
+  const listener = spawnEdw(['--config', ws.configPath, 'listen', 'move_to_sps'], {EDW_LOG_LEVEL: 'info'});
+  t.teardown(() => listener.child.kill('SIGKILL'));
+  await listener.waitFor(/listening/);
+  // The first beat is written at start; read until it is there (each read is an event: an answer).
+  let reports: Array<{state: string; pid: number; listeners: Array<{step: string}>}> = [];
+  while (reports.length === 0) reports = JSON.parse((await edw('--config', ws.configPath, 'listeners', '--json')).out[0]!);
+  t.like(reports[0], {state: 'alive', pid: listener.child.pid});
+  t.deepEqual(reports[0]!.listeners.map((l) => l.step), ['move_to_sps']);
+  listener.child.kill('SIGTERM');
+  t.is((await listener.exit).code, 0);
+  const after = JSON.parse((await edw('--config', ws.configPath, 'listeners', '--json')).out[0]!) as Array<{state: string}>;
+  t.is(after[0]!.state, 'stopped');
+  const table = await edw('--config', ws.configPath, 'listeners');
+  t.regex(table.out[0]!, /^stopped .* pid \d+ .*move_to_sps/);
+});

@@ -4,7 +4,7 @@ import type {CliState} from './command.js';
 import {processIo, type Io} from './context.js';
 import {demoCommand} from './demo.js';
 import {initCommand, pushDesignCommand} from './init.js';
-import {detectionsCommand, listCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
+import {detectionsCommand, listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
 import {listenCommand} from './listen.js';
 import {registerCommand} from './register.js';
 import {simulateCommand} from './simulate.js';
@@ -17,7 +17,7 @@ export function buildProgram(state: CliState): Command {
     .option('--debug', 'debug logging, and stack traces for unexpected errors')
     .exitOverride()
     .configureOutput({writeOut: (s) => state.io.out(s.trimEnd()), writeErr: (s) => state.io.err(s.trimEnd())});
-  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, demoCommand]) {
+  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, listenersCommand, demoCommand]) {
     program.addCommand(make(state).exitOverride().configureOutput({writeOut: (s) => state.io.out(s.trimEnd()), writeErr: (s) => state.io.err(s.trimEnd())}));
   }
   return program;

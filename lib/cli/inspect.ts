@@ -1,7 +1,7 @@
 import {Command} from 'commander';
 import type {Config} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
-import {failedAt, findDetections, listDocuments, parseTime, retryDocument, statusCounts, type StatusCounts} from '../inspect/index.js';
+import {failedAt, findDetections, listDocuments, listListeners, parseTime, retryDocument, statusCounts, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, stageOf, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {globals, type CliState} from './command.js';
 import {readConfig, withStore, type Io} from './context.js';
@@ -147,5 +147,24 @@ export function detectionsCommand(state: CliState): Command {
         state.io.out(`${new Date(Number(d.time) * 1000).toISOString()}  ${String(d.channel).padEnd(12)} amplitude ${Number(d.amplitude).toFixed(1).padStart(8)}  ${String(d.source)}`);
       }
       state.io.err(`${docs.length} detections`);
+    });
+}
+
+export function listenersCommand(state: CliState): Command {
+  return new Command('listeners')
+    .description('every listener process that wrote a heartbeat, alive, stale or stopped')
+    .option('--json', 'print an array of heartbeat documents, each with its state')
+    .action(async (options: {json?: boolean}, command: Command) => {
+      const config = readConfig(globals(command), state.io);
+      const reports = await withStore(config, (store) => listListeners(store));
+      if (options.json) {
+        state.io.out(JSON.stringify(reports));
+        return;
+      }
+      for (const r of reports) {
+        const steps = r.listeners.map((l) => `${l.step}${l.running ? ` (${l.running} running)` : ''}${l.reachable ? '' : ' [database unreachable]'}`).join(', ');
+        state.io.out(`${r.state.padEnd(7)}  ${r.owner}  pid ${r.pid}  last beat ${r.beat}  done ${r.completed}  failed ${r.failed}  ${steps}`);
+      }
+      if (reports.length === 0) state.io.err('no listener has written a heartbeat to this database');
     });
 }

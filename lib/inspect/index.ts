@@ -2,3 +2,4 @@ export {statusCounts, type StatusCounts} from './status.js';
 export {listDocuments, type ListOptions} from './list.js';
 export {findDetections, parseTime} from './detections.js';
 export {failedAt, retryDocument, type RetryVerdict} from './retry.js';
+export {listListeners, type ListenerReport} from './listeners.js';

@@ -32,6 +32,20 @@ export interface ListenerOptions {
   now?: () => number;
 }
 
+/** One listener's part of a heartbeat document. */
+export interface ListenerState {
+  step: string;
+  /** The feed position it reads from (opaque), null before it has one. */
+  since: string | null;
+  /** False while the database is unreachable. */
+  reachable: boolean;
+  /** Documents it holds a claim on and runs now. */
+  running: number;
+  queued: number;
+  /** When it last recorded a result (ISO 8601), null if never. */
+  last_progress: string | null;
+}
+
 /** What a listener did with one document. */
 export interface StepEvent {
   id: string;
@@ -74,6 +88,8 @@ export class StepListener extends EventEmitter {
   #loop: Promise<void> | undefined;
   #checkpoints: Promise<void> = Promise.resolve();
   #down = false;
+  #since: string | undefined;
+  #lastProgress: string | null = null;
   #stopped: Promise<void> | undefined;
 
   constructor(options: ListenerOptions) {
@@ -94,6 +110,14 @@ export class StepListener extends EventEmitter {
     this.#queue = new PQueue({concurrency: options.step.concurrency});
     // Every running step and request listens to these: allow more than the default 10 listeners.
     setMaxListeners(0, this.#stopping.signal, this.#abortSteps.signal);
+  }
+
+  /** What a heartbeat reports of this listener. */
+  get state(): ListenerState {
+    return {
+      step: this.step.name, since: this.#since ?? null, reachable: !this.#down,
+      running: this.#queue.pending, queued: this.#queue.size, last_progress: this.#lastProgress,
+    };
   }
 
   /** Documents queued or running. */
@@ -160,6 +184,7 @@ export class StepListener extends EventEmitter {
       return typeof saved?.seq === 'string' ? saved.seq : (await this.#store.info()).updateSeq;
     });
     if (since === undefined) return;
+    this.#since = since;
     // The view is the truth about what waits: anything that arrived while no listener ran is found here.
     await this.#sweep();
     while (!this.#stopSignal.aborted) {
@@ -185,6 +210,7 @@ export class StepListener extends EventEmitter {
       if (page.lastSeq !== since) {
         const seq: string = page.lastSeq;
         since = seq;
+        this.#since = seq;
         // Saved in order, and only once every change of this page (and of the pages before) is handled.
         this.#checkpoints = this.#checkpoints
           .then(() => handled)
@@ -332,6 +358,7 @@ export class StepListener extends EventEmitter {
     const recorded = await this.#record(seen._id, log, (doc) => withEntry(doc, token, entry, result));
     if (!recorded) return;
     const event: StepEvent = {id: seen._id, step: this.step.name, entry};
+    this.#lastProgress = entry.finished ?? new Date().toISOString();
     if (result.kind === 'done') {
       log.info('step done', {attempt, ms: Date.parse(entry.finished!) - Date.parse(entry.started!)});
       this.emit('completed', event);

@@ -6,6 +6,7 @@ import type {Logger} from '../log/index.js';
 import type {Store} from '../store/index.js';
 import {StepListener, type ListenerOptions, type StepEvent} from './listener.js';
 import type {ChainStep} from './step.js';
+import {Heartbeat} from './heartbeat.js';
 
 export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner'> {
   store: Store;
@@ -19,6 +20,8 @@ export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner'> {
    * retry), checked in chain order so that a document moving forward is always seen. @default false
    */
   once?: boolean;
+  /** Milliseconds between heartbeat writes; 0 writes none. @default 10000 */
+  heartbeatMs?: number;
 }
 
 export interface RunSummary {
@@ -47,6 +50,7 @@ export class Runner extends EventEmitter {
   #finish: (() => void) | undefined;
   #onceTimer: NodeJS.Timeout | undefined;
   #errors: unknown[] = [];
+  readonly #heartbeat: Heartbeat | undefined;
 
   constructor(options: RunnerOptions) {
     super();
@@ -54,6 +58,12 @@ export class Runner extends EventEmitter {
     const owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     const pollMs = options.once ? Math.min(options.pollMs ?? 30_000, 1000) : options.pollMs;
     this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner}));
+    if (options.heartbeatMs !== 0) {
+      this.#heartbeat = new Heartbeat({
+        store: options.store, owner, log: options.log, intervalMs: options.heartbeatMs,
+        state: () => ({listeners: this.stepListeners.map((l) => l.state), completed: this.#summary.completed, failed: this.#summary.failed.length}),
+      });
+    }
     for (const listener of this.stepListeners) {
       this.#completed[listener.step.name] = 0;
       listener.on('completed', (event: StepEvent) => {
@@ -86,6 +96,7 @@ export class Runner extends EventEmitter {
         else resolve(this.#summary);
       };
       for (const listener of this.stepListeners) void listener.start();
+      this.#heartbeat?.start();
       if (this.#options.once) {
         // Besides idle events, look now and then: work held by another listener's claim ends by time.
         this.#onceTimer = setInterval(() => void this.#checkDrained(), 1000);
@@ -101,6 +112,7 @@ export class Runner extends EventEmitter {
     this.#stopping ??= (async () => {
       clearInterval(this.#onceTimer);
       await Promise.all(this.stepListeners.map((l) => l.stop(timeoutMs)));
+      await this.#heartbeat?.stop();
       this.#finish?.();
     })();
     return this.#stopping;
