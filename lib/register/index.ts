@@ -94,12 +94,15 @@ function decide(existing: Doc | null, fresh: DataFileDoc, replace: boolean, now:
   if (!replace) {
     return {verdict: `document ${fresh._id} is registered with md5 ${existing.md5sum ?? 'none'}, file has ${fresh.md5sum} (use --replace to register it again)`};
   }
-  const {_id, _rev, edw: _edw, previous, process, ...old} = existing;
+  const {_id, _rev, edw, previous, process, ...old} = existing;
   const history = {
     md5sum: old.md5sum, bytes: old.bytes, original_file: old.original_file, datecreated: old.datecreated,
     replaced: new Date(now).toISOString(), process,
   };
-  return {doc: {...fresh, _rev, previous: [...(previous ?? []), history]}, verdict: 'replaced'};
+  // The token counter carries over: a listener still working on the old file must not find its token
+  // handed out again and record the old file's result on the new registration.
+  const token = Math.max(edw?.token ?? 0, edw?.claim?.token ?? 0);
+  return {doc: {...fresh, _rev, previous: [...(previous ?? []), history], ...(token ? {edw: {token}} : {})}, verdict: 'replaced'};
 }
 
 /** Register data files: one document each, written in `_bulk_docs` batches. Never changes a document it refuses. */
@@ -147,6 +150,7 @@ export async function registerFiles(options: RegisterOptions): Promise<RegisterR
       });
       pending = again.map(({_rev, ...d}) => d as DataFileDoc);
     }
+    for (const doc of pending) report.refused.push({id: doc._id, path: doc.original_file ?? '', reason: 'kept conflicting with other writers; try again'});
     done += batch.length;
     options.onProgress?.(done, candidates.length);
   }

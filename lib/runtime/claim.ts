@@ -27,22 +27,23 @@ export function withClaim(doc: DataFileDoc, spec: ClaimSpec): {doc: DataFileDoc;
   return {doc: {...doc, edw: {...edw, token, claim}}, claim};
 }
 
-function holding(doc: DataFileDoc, token: number): DataFileDoc {
-  if (doc.edw?.claim?.token !== token) {
-    throw new ClaimLostError(`document ${doc._id} no longer holds claim ${token} (now ${doc.edw?.claim ? `claim ${doc.edw.claim.token} of ${doc.edw.claim.owner}` : 'unclaimed'})`);
+function holding(doc: DataFileDoc | null, token: number, owner: string): DataFileDoc {
+  if (!doc) throw new ClaimLostError(`the document was deleted while claim ${token} was held`);
+  if (doc.edw?.claim?.token !== token || doc.edw.claim.owner !== owner) {
+    throw new ClaimLostError(`document ${doc._id} no longer holds claim ${token} of ${owner} (now ${doc.edw?.claim ? `claim ${doc.edw.claim.token} of ${doc.edw.claim.owner}` : 'unclaimed'})`);
   }
   return doc;
 }
 
 /** The document with its lease extended, if it still holds the token. */
-export function withRenewedClaim(doc: DataFileDoc, token: number, expires: number): DataFileDoc {
-  holding(doc, token);
+export function withRenewedClaim(doc: DataFileDoc | null, token: number, owner: string, expires: number): DataFileDoc {
+  doc = holding(doc, token, owner);
   return {...doc, edw: {...doc.edw, claim: {...doc.edw!.claim!, expires}}};
 }
 
 /** The document with the claim dropped and nothing recorded (work given back, e.g. on shutdown). */
-export function withoutClaim(doc: DataFileDoc, token: number): DataFileDoc {
-  holding(doc, token);
+export function withoutClaim(doc: DataFileDoc | null, token: number, owner: string): DataFileDoc {
+  doc = holding(doc, token, owner);
   const {claim: _dropped, ...edw} = doc.edw!;
   return {...doc, edw};
 }
@@ -56,8 +57,8 @@ export type Outcome =
  * The document with the step's entry appended and the claim released, only if it still holds the
  * token (a result written under a stale token is refused). Nothing already in `process` changes.
  */
-export function withEntry(doc: DataFileDoc, token: number, entry: ProcessEntry, outcome: Outcome): DataFileDoc {
-  holding(doc, token);
+export function withEntry(doc: DataFileDoc | null, token: number, owner: string, entry: ProcessEntry, outcome: Outcome): DataFileDoc {
+  doc = holding(doc, token, owner);
   const {claim: _released, retry: _retry, failed: _failed, ...edw} = doc.edw!;
   const message = entry.error?.message ?? '';
   const state =

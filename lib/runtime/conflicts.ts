@@ -1,3 +1,4 @@
+import {EdwError} from '../errors/index.js';
 import {isDataFile, mergeRevisions, type DataFileDoc} from '../pipeline/index.js';
 import type {Doc, Store} from '../store/index.js';
 
@@ -17,5 +18,5 @@ export async function resolveConflicts(store: Store, id: string, signal?: AbortS
     if (outcomes.every((o) => o.ok)) return {...merged, _rev: (outcomes[0] as {rev: string}).rev};
     // Someone wrote meanwhile (or a loser was already deleted): read again and merge again.
   }
-  throw new Error(`conflicts of ${id} could not be resolved after 10 tries`);
+  throw new EdwError(`conflicts of document ${id} could not be resolved after 10 tries`);
 }

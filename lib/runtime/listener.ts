@@ -214,8 +214,12 @@ export class StepListener extends EventEmitter {
         // Saved in order, and only once every change of this page (and of the pages before) is handled.
         this.#checkpoints = this.#checkpoints
           .then(() => handled)
-          .then(() => this.#whileReachable('save the feed position', () => this.#store.putLocal(checkpointId, {seq, step: this.step.name})))
-          .then(() => undefined);
+          // The stop's abort does not cut this save short (only a hard stop does): a soft stop saves it.
+          .then(() => this.#whileReachable('save the feed position', () => this.#store.putLocal(checkpointId, {seq, step: this.step.name}), this.#abortSteps.signal))
+          .then(() => undefined, (error: unknown) => {
+            // Never worse than a replay: the start-up sweep finds whatever the position missed.
+            this.#log.warn('feed position not saved', {error: errorMessage(error)});
+          });
       }
       // Read ahead while there is room, so a slow document does not hold back the rest.
       await this.#queue.onSizeLessThan(this.step.concurrency);
@@ -226,9 +230,12 @@ export class StepListener extends EventEmitter {
     }
   }
 
-  /** Enqueue every document waiting at this step's stage (ready, or waiting for a retry), page by page. */
+  /**
+   * Enqueue every document waiting at this step's stage (ready, or waiting for a retry), page by page.
+   * It does not wait for their steps to finish, so the feed goes on meanwhile (#active keeps a
+   * document from being started twice).
+   */
   async #sweep(): Promise<void> {
-    const tasks: Promise<void>[] = [];
     for (const state of ['ready', 'retry']) {
       // Keys are [stage, state, id]: each page starts just after the last key of the one before.
       let startkey: unknown[] = [this.step.after, state];
@@ -240,13 +247,12 @@ export class StepListener extends EventEmitter {
         if (!result) break;
         const last = result.rows[result.rows.length - 1];
         const rows = result.rows.filter((row) => JSON.stringify(row.key) !== JSON.stringify(startkey));
-        for (const row of rows) if (row.doc) tasks.push(this.#enqueue(row.doc));
+        for (const row of rows) if (row.doc) void this.#enqueue(row.doc);
         if (result.rows.length < this.#pageSize || !last) break;
         startkey = last.key as unknown[];
         await this.#queue.onSizeLessThan(this.#pageSize);
       }
     }
-    await Promise.all(tasks);
   }
 
   #enqueue(doc: Doc): Promise<void> {
@@ -257,7 +263,9 @@ export class StepListener extends EventEmitter {
     return this.#queue
       .add(() => this.#handle(doc as DataFileDoc))
       .catch((error: unknown) => {
-        this.#log.error('document not handled', {docId: doc._id, error: errorMessage(error)});
+        // Counted as handled by the feed position, so it must be found again: sweep for it.
+        this.#log.error('document not handled, will look again', {docId: doc._id, error: errorMessage(error)});
+        this.#scheduleSweepAt(this.#now() + Math.min(this.#leaseMs, this.#maxBackoffMs));
       })
       .finally(() => this.#active.delete(doc._id));
   }
@@ -286,15 +294,15 @@ export class StepListener extends EventEmitter {
     if (this.#stopSignal.aborted) return;
     const log = this.#log.child({docId: seen._id});
     if (seen._conflicts?.length) {
-      const merged = await resolveConflicts(this.#store, seen._id);
+      const merged = await this.#whileReachable('resolve conflicts', () => resolveConflicts(this.#store, seen._id));
       log.info('conflicts resolved', {revisions: seen._conflicts.length + 1});
-      if (!isDataFile(merged)) return;
+      if (merged === undefined || !isDataFile(merged)) return;
       seen = merged;
     }
     // Claim with the revision in hand; a conflict means someone else moved first: read again and re-decide.
     let claimed: {doc: DataFileDoc; token: number; attempt: number} | undefined;
     let last: Doc | null = seen;
-    const written = await updateDocument(this.#store, seen._id, (doc) => {
+    const written = await this.#whileReachable('claim a document', () => updateDocument(this.#store, seen._id, (doc) => {
       last = doc;
       const ready = readiness(doc, this.step, this.#now(), this.#owner);
       if (ready.kind !== 'run') return null;
@@ -304,7 +312,7 @@ export class StepListener extends EventEmitter {
       });
       claimed = {doc: next, token: claim.token, attempt: ready.attempt};
       return next;
-    }, {current: seen});
+    }, {current: seen}));
     if (!written || !claimed) {
       this.#worthTrying(last ?? {_id: seen._id});
       return;
@@ -320,7 +328,7 @@ export class StepListener extends EventEmitter {
     const timeout = setTimeout(() => control.abort(new StepInterrupted('timeout', `step ${this.step.name} timed out after ${this.step.timeoutMs} ms`)), this.step.timeoutMs);
     // Renew the lease well before it ends; a renewal that finds another token means the claim is lost.
     const renew = setInterval(() => {
-      void updateDocument(this.#store, seen._id, (doc) => withRenewedClaim(doc as DataFileDoc, token, this.#now() + this.#leaseMs))
+      void updateDocument(this.#store, seen._id, (doc) => withRenewedClaim(doc as DataFileDoc | null, token, this.#owner, this.#now() + this.#leaseMs))
         .catch((error: unknown) => {
           if (error instanceof ClaimLostError) control.abort(new StepInterrupted('claim-lost', error.message));
           else log.warn('lease not renewed', {error: errorMessage(error)});
@@ -342,7 +350,7 @@ export class StepListener extends EventEmitter {
     if (outcome.interrupted === 'stopped') {
       // One try, outside the stop's abort: if it fails the lease runs out and another listener takes over.
       try {
-        await updateDocument(this.#store, seen._id, (doc) => withoutClaim(doc as DataFileDoc, token));
+        await updateDocument(this.#store, seen._id, (doc) => withoutClaim(doc as DataFileDoc | null, token, this.#owner));
         log.info('step interrupted by stop, document given back');
       } catch (error) {
         log.warn('step interrupted by stop, claim left to expire', {error: errorMessage(error)});
@@ -355,7 +363,7 @@ export class StepListener extends EventEmitter {
     else if (outcome.retryable && attempt < this.step.attempts) {
       result = {kind: 'retry', attempts: attempt, next: this.#now() + backoffDelay(attempt, this.#backoffMs, this.#maxBackoffMs)};
     } else result = {kind: 'failed', attempts: attempt};
-    const recorded = await this.#record(seen._id, log, (doc) => withEntry(doc, token, entry, result));
+    const recorded = await this.#record(seen._id, log, (doc) => withEntry(doc, token, this.#owner, entry, result));
     if (!recorded) return;
     const event: StepEvent = {id: seen._id, step: this.step.name, entry};
     this.#lastProgress = entry.finished ?? new Date().toISOString();
@@ -373,9 +381,9 @@ export class StepListener extends EventEmitter {
   }
 
   /** Write a change under the claim's token, through 409s and outages; false if the claim was lost. */
-  async #record(id: string, log: Logger, change: (doc: DataFileDoc) => DataFileDoc): Promise<boolean> {
+  async #record(id: string, log: Logger, change: (doc: DataFileDoc | null) => DataFileDoc): Promise<boolean> {
     try {
-      const written = await this.#whileReachable('record the result', () => updateDocument(this.#store, id, (doc) => change(doc as DataFileDoc)), this.#abortSteps.signal);
+      const written = await this.#whileReachable('record the result', () => updateDocument(this.#store, id, (doc) => change(doc as DataFileDoc | null)), this.#abortSteps.signal);
       return written !== undefined;
     } catch (error) {
       if (error instanceof ClaimLostError) {

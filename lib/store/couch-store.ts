@@ -43,10 +43,18 @@ export function parseDatabaseUrl(url: string): {server: string; db: string; user
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigError(`database URL is not a valid URL: ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
+    throw new ConfigError(`database URL is not a valid URL: ${url.replace(/\/\/.*@/, '//***@')}`);
   }
-  const user = parsed.username ? decodeURIComponent(parsed.username) : undefined;
-  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  // A % that is not an escape (a password like 50%off) is taken as written.
+  const decode = (text: string): string => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text;
+    }
+  };
+  const user = parsed.username ? decode(parsed.username) : undefined;
+  const password = parsed.password ? decode(parsed.password) : undefined;
   parsed.username = '';
   parsed.password = '';
   const parts = parsed.pathname.split('/').filter(Boolean);
@@ -55,7 +63,7 @@ export function parseDatabaseUrl(url: string): {server: string; db: string; user
   parsed.pathname = parts.length ? `/${parts.join('/')}/` : '/';
   parsed.search = '';
   const server = parsed.href;
-  return {server, db: decodeURIComponent(db), user, password, location: `${server}${db}`};
+  return {server, db: decode(db), user, password, location: `${server}${db}`};
 }
 
 /** The server backend: CouchDB (or Cloudant, or any CouchDB-compatible server) over HTTP through nano. */
@@ -93,7 +101,8 @@ export class CouchStore implements Store {
           db: this.#db, method: spec.method ?? 'get', path: spec.path, qs: spec.qs, body: spec.body, signal,
         } as Nano.RequestOptions)) as T;
         // nano swallows a body that fails to parse (an aborted read among them) and resolves with ''.
-        if ((result as unknown) === '' && signal.aborted) throw signal.reason;
+        // Not aborted, it is a connection cut mid-answer (a server killed or restarted): an outage.
+        if ((result as unknown) === '') throw signal.aborted ? signal.reason : new Error('the answer was cut off');
         return result;
       });
     } catch (error) {

@@ -148,7 +148,12 @@ export class SharedStore implements Store {
 
   /** Check that the serving process answers. */
   async ping(): Promise<void> {
-    const response = await fetch(`${this.#info.url}/ping`, {headers: {authorization: `Bearer ${this.#info.token}`}, signal: AbortSignal.timeout(5000)});
+    let response: Response;
+    try {
+      response = await withDeadline([], 5000, (signal) => fetch(`${this.#info.url}/ping`, {headers: {authorization: `Bearer ${this.#info.token}`}, signal}));
+    } catch (error) {
+      throw new UnavailableError(`the edw process (pid ${this.#info.pid}) holding ${this.location} does not answer`, {cause: error});
+    }
     if (!response.ok) throw new UnavailableError(`the edw process (pid ${this.#info.pid}) holding ${this.location} refused the connection`);
   }
 
