@@ -211,8 +211,25 @@ forEachBackend((backend) => {
     t.is((await store.info()).docCount, 1);
   });
 
-  // The Store interface cannot make a conflicting revision: that needs _bulk_docs with
-  // new_edits:false, or replication, and neither is exposed.
+  test(`${backend.name}: a revision written as replication would makes a conflict that get, changes and query show with conflicts: true`, async (t) => {
+    const store = await backend.open(t);
+    await store.put(DESIGN);
+    const first = await store.put({_id: 'c', kind: 'a', n: 1});
+    const winner = await store.put({_id: 'c', _rev: first, kind: 'a', n: 2});
+    // A sibling of the winner on another branch from the first revision. Its hash sorts lowest, so
+    // the deterministic winner (highest generation, then highest hash) stays ours.
+    const loser = `2-${'0'.repeat(32)}`;
+    await store.writeRevisions([{_id: 'c', _rev: loser, kind: 'a', n: -2, _revisions: {start: 2, ids: ['0'.repeat(32), first.split('-')[1]!]}}]);
+    const doc = await store.get('c', {conflicts: true});
+    t.like(doc, {_rev: winner, n: 2});
+    t.deepEqual(doc?._conflicts, [loser]);
+    t.is((await store.get('c'))?._conflicts, undefined);
+    t.like(await store.get('c', {rev: loser}), {_rev: loser, n: -2});
+    const page = await store.changes({since: '0', includeDocs: true, conflicts: true});
+    t.deepEqual(page.results.find((c) => c.id === 'c')?.doc?._conflicts, [loser]);
+    const rows = await store.query({design: 't', view: 'by_kind', key: 'a', includeDocs: true, conflicts: true});
+    t.deepEqual(rows.rows.map((r) => [r.id, r.doc?._conflicts]), [['c', [loser]]]);
+  });
 });
 
 const server = backends.find((b) => b.name === 'server')!;

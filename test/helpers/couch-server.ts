@@ -8,7 +8,7 @@
 import {spawn, type ChildProcess} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
 import {existsSync} from 'node:fs';
-import {mkdtemp, rm} from 'node:fs/promises';
+import {mkdtemp, rm, writeFile} from 'node:fs/promises';
 import {createRequire} from 'node:module';
 import {createServer} from 'node:net';
 import {tmpdir} from 'node:os';
@@ -268,6 +268,12 @@ class PouchServerProcess implements CouchServer {
   #exited: Promise<void> = Promise.resolve();
   #stderr = '';
   #stopped: Promise<void> | undefined;
+  /** Set while this helper stops the process, so an exit it did not cause can be reported. */
+  #killing = false;
+  /** Written into its config.json, answered by its `GET /`: tells this server from another on the port. */
+  readonly #uuid = randomBytes(16).toString('hex');
+  /** Whether the port was found held by another process (retry elsewhere). */
+  #portTaken = false;
 
   constructor(folder: string, port: number, options: ReturnType<typeof validate>) {
     this.#folder = folder;
@@ -294,7 +300,7 @@ class PouchServerProcess implements CouchServer {
         await this.#start();
         return;
       } catch (error) {
-        if (!/already in use/.test(this.#stderr) || attempt >= 3) throw error;
+        if (!this.#portTaken || attempt >= 3) throw error;
         this.#port = await findFreePort();
         this.#client = new ServerClient(`http://127.0.0.1:${this.#port}/`);
       }
@@ -302,6 +308,9 @@ class PouchServerProcess implements CouchServer {
   }
 
   async #start(): Promise<void> {
+    const config = join(this.#folder, 'config.json');
+    if (!existsSync(config)) await writeFile(config, JSON.stringify({couchdb: {uuid: this.#uuid}}));
+    this.#portTaken = false;
     const require = createRequire(import.meta.url);
     const entry = require.resolve('pouchdb-server'); // lib/index.js, what bin/pouchdb-server requires
     const serverArgs = [
@@ -309,7 +318,7 @@ class PouchServerProcess implements CouchServer {
       '--port', String(this.#port),
       '--host', '127.0.0.1',
       '--dir', join(this.#folder, 'data'),
-      '--config', join(this.#folder, 'config.json'),
+      '--config', config,
       '--no-stdout-logs',
       ...(this.onDisk ? [] : ['--in-memory']),
     ];
@@ -331,7 +340,15 @@ class PouchServerProcess implements CouchServer {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL_CHARS);
     });
     this.#exited = new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
+      child.once('exit', (code, signal) => {
+        // Say so at once when the server dies on its own or by someone else's signal: otherwise the
+        // tests only see 'connection failed' and nothing tells why.
+        if (!this.#killing) {
+          process.stderr.write(`couch-server: pouchdb-server (pid ${child.pid}) on ${this.location} exited unexpectedly `
+            + `(code ${code}, signal ${signal}${signal ? ', not sent by this helper' : ''}); stderr: ${this.stderrTail() || '(empty)'}\n`);
+        }
+        resolve();
+      });
       child.once('error', (error) => {
         this.#stderr += `\n${String(error)}`;
         resolve();
@@ -349,17 +366,21 @@ class PouchServerProcess implements CouchServer {
     let lastError = 'no answer yet';
     for (;;) {
       if (exited) throw this.#startError(`exited (code ${child.exitCode}, signal ${child.signalCode}) before answering`);
-      // pouchdb-server logs a busy port and keeps running without listening: fail at once.
-      if (/already in use/.test(this.#stderr)) {
-        await this.#kill();
-        throw this.#startError(`could not listen on port ${this.#port}`);
-      }
+      // pouchdb-server logs a busy port and keeps running without listening: fail at once. Two
+      // servers can be handed the same free port (another test file, or this one starting two):
+      // then the other one answers GET /, and only the uuid tells.
+      if (/already in use/.test(this.#stderr)) this.#portTaken = true;
       try {
-        const {status} = await this.#client.request('GET', '', undefined, Math.max(1, Math.min(2000, deadline - Date.now())));
-        if (status === 200) return;
+        const {status, body} = await this.#client.request('GET', '', undefined, Math.max(1, Math.min(2000, deadline - Date.now())));
+        if (status === 200 && body?.uuid === this.#uuid) return;
+        if (status === 200) this.#portTaken = true;
         lastError = `GET / answered HTTP ${status}`;
       } catch (error) {
         lastError = (error as Error).message;
+      }
+      if (this.#portTaken) {
+        await this.#kill();
+        throw this.#startError(`could not listen on port ${this.#port}: another process holds it`);
       }
       if (Date.now() >= deadline) {
         await this.#kill();
@@ -378,16 +399,24 @@ class PouchServerProcess implements CouchServer {
   async #kill(): Promise<void> {
     const child = this.#child;
     if (!child) return;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = AbortSignal.timeout(this.#options.stopTimeoutMs);
-      const exitedInTime = await Promise.race([
-        this.#exited.then(() => true),
-        new Promise<boolean>((resolve) => timer.addEventListener('abort', () => resolve(false), {once: true})),
-      ]);
-      if (!exitedInTime) child.kill('SIGKILL');
+    this.#killing = true;
+    try {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        const exitedInTime = await Promise.race([
+          this.#exited.then(() => true),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(false), this.#options.stopTimeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (!exitedInTime) child.kill('SIGKILL');
+      }
+      await this.#exited;
+    } finally {
+      this.#killing = false;
     }
-    await this.#exited;
     this.#child = undefined;
   }
 
