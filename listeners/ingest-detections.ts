@@ -1,7 +1,7 @@
 import {readPulses, type PulseRecord} from '../lib/dsp/index.js';
 import {StepError} from '../lib/errors/index.js';
 import type {Step} from '../lib/runtime/index.js';
-import type {Doc} from '../lib/store/index.js';
+import type {Doc, Store} from '../lib/store/index.js';
 
 /** Detection documents per `_bulk_docs` request. */
 const BATCH = 500;
@@ -11,10 +11,42 @@ export function detectionId(source: string, trace: number): string {
   return `detection:${source}:${String(trace).padStart(6, '0')}`;
 }
 
+const FIELDS = ['type', 'source', 'source_md5', 'run', 'channel', 'trace', 'time', 'amplitude', 'baseline_rms'];
+
+function sameDetection(a: Doc, b: Doc): boolean {
+  return FIELDS.every((f) => JSON.stringify(a[f]) === JSON.stringify(b[f]));
+}
+
+/** Write a batch: new ones created, equal ones left alone, changed ones (a re-registered file) rewritten. */
+async function writeBatch(store: Store, batch: Doc[], signal: AbortSignal, counts: {created: number; existing: number; updated: number}): Promise<void> {
+  const outcomes = await store.bulkWrite(batch, signal);
+  const clashes = batch.filter((_, i) => !outcomes[i]!.ok && (outcomes[i] as {error: string}).error === 'conflict');
+  for (const [i, outcome] of outcomes.entries()) {
+    if (outcome.ok) counts.created++;
+    else if (outcome.error !== 'conflict') throw new StepError(`detection ${batch[i]!._id} was refused: ${outcome.reason}`);
+  }
+  if (clashes.length === 0) return;
+  const current = await store.getMany(clashes.map((d) => d._id), signal);
+  const rewrites = clashes.flatMap((doc, i) => {
+    const old = current[i];
+    if (old && sameDetection(old, doc)) {
+      counts.existing++;
+      return [];
+    }
+    return [{...doc, ...(old?._rev ? {_rev: old._rev} : {})}];
+  });
+  for (const outcome of await store.bulkWrite(rewrites, signal)) {
+    // A conflict here is another run of this step writing the same detections at once: retryable.
+    if (!outcome.ok) throw new StepError(`detection ${outcome.id} could not be rewritten: ${outcome.reason}`, {retryable: outcome.error === 'conflict'});
+    counts.updated++;
+  }
+}
+
 /**
  * ingest_detections: every pulse of the results file that was detected with an amplitude of at least
  * `threshold` (ADC units) becomes a detection document (`type: "detection"`), queryable by time with
- * `edw detections`. Idempotent through deterministic ids.
+ * `edw detections`. Idempotent: ids are deterministic; a re-run leaves equal detections alone,
+ * rewrites changed ones and deletes the source's detections it no longer finds (a replaced file).
  */
 export const ingestDetections: Step = {
   version: '1',
@@ -22,31 +54,35 @@ export const ingestDetections: Step = {
     if (!input) throw new StepError(`document ${doc._id} has no results file recorded to ingest`);
     const threshold = Number(settings.threshold ?? 0);
     if (!Number.isFinite(threshold)) throw new StepError(`[step] threshold = ${settings.threshold} is not a number`);
-    let created = 0;
-    let existing = 0;
+    const counts = {created: 0, existing: 0, updated: 0};
+    const produced = new Set<string>();
     let below = 0;
     let batch: Doc[] = [];
-    const flush = async (): Promise<void> => {
-      const outcomes = await store.bulkWrite(batch, signal);
-      for (const outcome of outcomes) {
-        if (outcome.ok) created++;
-        else if (outcome.error === 'conflict') existing++;
-        else throw new StepError(`detection ${outcome.id} was refused: ${outcome.reason}`);
-      }
-      batch = [];
-    };
     for await (const pulse of readPulses(input, {signal}) as AsyncIterable<PulseRecord>) {
       if (!pulse.detected || pulse.amplitude < threshold) {
         below++;
         continue;
       }
+      const id = detectionId(doc._id, pulse.trace);
+      produced.add(id);
       batch.push({
-        _id: detectionId(doc._id, pulse.trace), type: 'detection', source: doc._id, run: doc.run ?? null,
+        _id: id, type: 'detection', source: doc._id, source_md5: doc.md5sum ?? null, run: doc.run ?? null,
         channel: pulse.channel, trace: pulse.trace, time: pulse.time, amplitude: pulse.amplitude, baseline_rms: pulse.baseline_rms,
       });
-      if (batch.length >= BATCH) await flush();
+      if (batch.length >= BATCH) {
+        await writeBatch(store, batch, signal, counts);
+        batch = [];
+      }
     }
-    if (batch.length > 0) await flush();
-    return {input, threshold, detections: created + existing, created, existing, below_threshold: below};
+    if (batch.length > 0) await writeBatch(store, batch, signal, counts);
+    const earlier = await store.query({design: 'edw', view: 'detections_by_source', key: doc._id, reduce: false, signal});
+    const stale = earlier.rows.map((row) => row.id!).filter((id) => !produced.has(id));
+    let removed = 0;
+    if (stale.length > 0) {
+      const docs = (await store.getMany(stale, signal)).filter((d): d is Doc => !!d);
+      const outcomes = await store.bulkWrite(docs.map((d) => ({_id: d._id, _rev: d._rev, _deleted: true})), signal);
+      removed = outcomes.filter((o) => o.ok).length;
+    }
+    return {input, threshold, detections: produced.size, ...counts, removed, below_threshold: below};
   },
 };

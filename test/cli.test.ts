@@ -189,6 +189,8 @@ test('detections are queryable by time, and ingesting the same results again add
       log: silentLogger(), signal: new AbortController().signal, store,
     });
     t.is(again.created, 0);
+    t.is(again.updated, 0);
+    t.is(again.removed, 0);
     t.is(again.existing, detections.filter((d) => d.source === first.source).length);
   } finally {
     await store.close();
@@ -211,4 +213,23 @@ test('simulate writes the files, conditions and truth; demo runs the whole chain
   t.is(demo.code, 0, demo.err.join('\n'));
   t.true(demo.err.some((l) => /^12 steps completed, 0 failed$/.test(l)), demo.err.join('\n'));
   t.regex(demo.out.join('\n'), /ingest_detections\s+4/);
+});
+
+test('after --replace, the new file\'s detections replace the old file\'s', async (t) => {
+  const ws = await workspace(t);
+  await edw('--config', ws.configPath, 'init');
+  const one = await simulate({outDir: join(ws.dir, 'one'), files: 1, events: 20, seed: 1});
+  const two = await simulate({outDir: join(ws.dir, 'two'), files: 1, events: 20, seed: 2});
+  await edw('--config', ws.configPath, 'register', one.files[0]!);
+  t.is((await edw('--config', ws.configPath, 'listen', '--once')).code, 0);
+  const query = async () => JSON.parse((await edw('--config', ws.configPath, 'detections', '--from', '0', '--to', '9999999999', '--json')).out[0]!) as Array<{_id: string; amplitude: number; source_md5: string}>;
+  const before = await query();
+  // The same file name, other content: registered again with --replace and processed again.
+  await writeFile(one.files[0]!, await readFile(two.files[0]!));
+  t.is((await edw('--config', ws.configPath, 'register', one.files[0]!, '--replace')).code, 0);
+  t.is((await edw('--config', ws.configPath, 'listen', '--once')).code, 0);
+  const after = await query();
+  const doc = JSON.parse((await edw('--config', ws.configPath, 'show', 'ma22a000_000', '--json')).out.join('\n')) as DataFileDoc;
+  t.true(after.every((d) => d.source_md5 === doc.md5sum), 'every detection comes from the new file');
+  t.notDeepEqual(after.map((d) => d.amplitude), before.map((d) => d.amplitude));
 });
