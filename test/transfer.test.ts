@@ -1,0 +1,551 @@
+import {execFile} from 'node:child_process';
+import {createHash, randomBytes} from 'node:crypto';
+import {existsSync, writeFileSync} from 'node:fs';
+import {mkdir, open, readFile, stat, writeFile} from 'node:fs/promises';
+import {createServer, type AddressInfo, type Socket} from 'node:net';
+import {join} from 'node:path';
+import {Writable} from 'node:stream';
+import {promisify} from 'node:util';
+import test from 'ava';
+import {StepError} from '../lib/errors/index.js';
+import {createLogger} from '../lib/log/index.js';
+import {checkHostKey, hostKeyName, hostsFieldMatches, parseKnownHosts, SftpSession, temporaryName, type SftpOptions} from '../lib/transfer/index.js';
+import {stageOf, type DataFileDoc} from '../lib/pipeline/index.js';
+import {backends, tempFolder} from './helpers/backends.js';
+import {allDataDocs, completions, drain, simulateAndRegister} from './helpers/chain.js';
+import {findFreePort} from './helpers/couch-server.js';
+import {fingerprintOf, generateKey, startSshd, type Sshd} from './helpers/sshd.js';
+import {workspace} from './helpers/workspace.js';
+
+const run = promisify(execFile);
+let sshd: Sshd;
+
+test.before('start sshd', async () => {
+  sshd = await startSshd();
+});
+test.after.always('stop sshd', async () => {
+  await sshd?.stop();
+});
+
+/** Connection settings for the fixture, with overrides. */
+function options(overrides: Partial<SftpOptions> = {}): SftpOptions {
+  return {host: sshd.host, port: sshd.port, user: sshd.user, keyFile: sshd.userKeyFile, knownHostsFile: sshd.knownHostsFile, ...overrides};
+}
+
+/** A session closed on teardown. */
+async function connect(t: {teardown(fn: () => unknown): void}, overrides: Partial<SftpOptions> = {}): Promise<SftpSession> {
+  const session = await SftpSession.connect(options(overrides));
+  t.teardown(() => session.close());
+  return session;
+}
+
+async function randomFile(path: string, bytes: number): Promise<{path: string; bytes: number; md5: string}> {
+  const data = randomBytes(bytes);
+  await writeFile(path, data);
+  return {path, bytes, md5: md5Of(data)};
+}
+
+function md5Of(data: Buffer): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+async function md5OfFile(path: string): Promise<string> {
+  return md5Of(await readFile(path));
+}
+
+/** The StepError a promise rejects with. */
+async function stepError(t: {fail(message: string): void}, promise: Promise<unknown>): Promise<StepError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof StepError) return error;
+    throw error;
+  }
+  t.fail('expected a StepError');
+  throw new Error('unreachable');
+}
+
+/** A known_hosts file in a temp folder holding `text`. */
+async function knownHosts(t: Parameters<typeof tempFolder>[0], text: string): Promise<string> {
+  const path = join(await tempFolder(t, 'edw-kh-'), 'known_hosts');
+  await writeFile(path, text);
+  return path;
+}
+
+// ---------------------------------------------------------------- known_hosts rules, without a server
+
+test('known_hosts patterns match as OpenSSH matches them: wildcards, negation, [host]:port only for that port', (t) => {
+  t.true(hostsFieldMatches('daq1,daq2', 'daq2'));
+  t.true(hostsFieldMatches('*.lab.example', 'daq.lab.example'));
+  t.true(hostsFieldMatches('daq?', 'DAQ7'), 'host names compare case-insensitively');
+  t.false(hostsFieldMatches('*.lab.example,!bad.lab.example', 'bad.lab.example'), 'a matching negation wins');
+  t.false(hostsFieldMatches('!bad.lab.example', 'daq.lab.example'), 'a negation alone matches nothing');
+  t.is(hostKeyName('DAQ1', 22), 'daq1');
+  t.is(hostKeyName('daq1', 2222), '[daq1]:2222');
+  t.true(hostsFieldMatches('[daq1]:2222', hostKeyName('daq1', 2222)));
+  t.false(hostsFieldMatches('daq1', hostKeyName('daq1', 2222)), 'a plain entry is for port 22 only');
+  t.false(hostsFieldMatches('[daq1]:2222', hostKeyName('daq1', 22)));
+});
+
+test('a hashed known_hosts entry matches its host and no other', async (t) => {
+  const path = await knownHosts(t, `[daq1]:2222 ${sshd.hostKey.line}\n`);
+  await run('ssh-keygen', ['-H', '-f', path]);
+  const text = await readFile(path, 'utf8');
+  t.regex(text, /^\|1\|[^|]+\|[^ ]+ ssh-ed25519 /);
+  const [entry] = parseKnownHosts(text);
+  t.true(hostsFieldMatches(entry!.hosts, '[daq1]:2222'));
+  t.false(hostsFieldMatches(entry!.hosts, '[daq1]:2223'));
+  t.false(hostsFieldMatches(entry!.hosts, 'daq1'));
+});
+
+test('a key of another type for a known host is unknown, not changed; a @revoked key is refused; comments and junk are skipped', (t) => {
+  const ed25519 = Buffer.from(sshd.hostKey.line.split(' ')[1]!, 'base64');
+  const entries = parseKnownHosts([
+    '# a comment',
+    'this line is not an entry',
+    `@cert-authority *.example ${sshd.hostKey.line}`,
+    'daq1 ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7',
+  ].join('\n'));
+  t.is(entries.length, 2);
+  t.like(checkHostKey(entries, 'daq1', ed25519), {status: 'unknown', otherTypes: ['ssh-rsa']});
+  t.like(checkHostKey(entries, 'x.example', ed25519), {status: 'unknown'}, 'certificate authorities are not host keys');
+  const revoked = parseKnownHosts(`daq1 ${sshd.hostKey.line}\n@revoked * ${sshd.hostKey.line}\n`);
+  t.like(checkHostKey(revoked, 'daq1', ed25519), {status: 'revoked'});
+});
+
+// ---------------------------------------------------------------- transfers against the real sshd
+
+for (const verify of ['read-back', 'command'] as const) {
+  test(`a pushed file arrives under its final name with the original's md5 (verify = ${verify})`, async (t) => {
+    const dir = await tempFolder(t);
+    const file = await randomFile(join(dir, 'run1_000.edwr'), 3 * 1024 * 1024 + 17);
+    const session = await connect(t, {verify});
+    const remoteDir = join(dir, 'centre', 'run1');
+    const phases = new Set<string>();
+    const result = await session.push(file.path, remoteDir, 'run1_000.edwr', file, {onProgress: (p) => phases.add(p.phase)});
+    const final = join(remoteDir, 'run1_000.edwr');
+    t.is(await md5OfFile(final), file.md5);
+    t.false(existsSync(temporaryName(final)));
+    t.like(result, {bytes: file.bytes, md5: file.md5, skipped: false, verified: verify});
+    t.like(result.source, {path: file.path});
+    t.deepEqual(result.destination, {host: sshd.host, port: sshd.port, path: final});
+    t.true(result.seconds > 0 && result.bytes_per_second > 0);
+    t.deepEqual([...phases], ['send', 'verify']);
+  });
+}
+
+test('a pulled file is written under its final name with the original md5', async (t) => {
+  const dir = await tempFolder(t);
+  const file = await randomFile(join(dir, 'daq-run1_001.edwr'), 2 * 1024 * 1024 + 5);
+  const session = await connect(t);
+  const result = await session.pull(file.path, join(dir, 'centre', 'run1'), 'run1_001.edwr', file);
+  const final = join(dir, 'centre', 'run1', 'run1_001.edwr');
+  t.is(await md5OfFile(final), file.md5);
+  t.false(existsSync(temporaryName(final)));
+  t.like(result, {bytes: file.bytes, md5: file.md5, skipped: false, verified: 'local'});
+  t.deepEqual(result.source, {host: sshd.host, port: sshd.port, path: file.path});
+  t.like(result.destination, {path: final});
+});
+
+test('pushing a file that already arrived sends nothing and says so', async (t) => {
+  const dir = await tempFolder(t);
+  const file = await randomFile(join(dir, 'a.edwr'), 512 * 1024);
+  const session = await connect(t);
+  await session.push(file.path, join(dir, 'out'), 'a.edwr', file);
+  const before = await stat(join(dir, 'out', 'a.edwr'));
+  let sent = 0;
+  const again = await session.push(file.path, join(dir, 'out'), 'a.edwr', file, {onProgress: (p) => (sent += p.phase === 'send' ? 1 : 0)});
+  t.like(again, {skipped: true, bytes: file.bytes, md5: file.md5, bytes_per_second: 0});
+  t.is(sent, 0);
+  const after = await stat(join(dir, 'out', 'a.edwr'));
+  t.is(after.ino, before.ino);
+  t.is(after.mtimeMs, before.mtimeMs);
+});
+
+test('a destination with the right size but other bytes is replaced, not kept', async (t) => {
+  const dir = await tempFolder(t);
+  const file = await randomFile(join(dir, 'a.edwr'), 100_000);
+  await mkdir(join(dir, 'out'));
+  await writeFile(join(dir, 'out', 'a.edwr'), randomBytes(100_000));
+  const session = await connect(t);
+  const result = await session.push(file.path, join(dir, 'out'), 'a.edwr', file);
+  t.false(result.skipped);
+  t.is(await md5OfFile(join(dir, 'out', 'a.edwr')), file.md5);
+});
+
+test('pulling a file that is already there fetches nothing and says so', async (t) => {
+  const dir = await tempFolder(t);
+  const file = await randomFile(join(dir, 'a.edwr'), 256 * 1024);
+  const session = await connect(t);
+  await session.pull(file.path, join(dir, 'in'), 'a.edwr', file);
+  const again = await session.pull(file.path, join(dir, 'in'), 'a.edwr', file);
+  t.like(again, {skipped: true, bytes: file.bytes, md5: file.md5});
+});
+
+for (const verify of ['read-back', 'command'] as const) {
+  test(`a remote temporary file altered before it is verified is refused with both checksums and no final file (verify = ${verify})`, async (t) => {
+    const dir = await tempFolder(t);
+    const file = await randomFile(join(dir, 'a.edwr'), 1024 * 1024);
+    const session = await connect(t, {verify});
+    const final = join(dir, 'out', 'a.edwr');
+    const tampered = randomBytes(file.bytes);
+    let altered = false;
+    const error = await stepError(t, session.push(file.path, join(dir, 'out'), 'a.edwr', file, {
+      onProgress: ({phase}) => {
+        // The verify phase starts once every byte is on the server: change them under its feet.
+        if (phase === 'verify' && !altered) {
+          writeFileSync(temporaryName(final), tampered);
+          altered = true;
+        }
+      },
+    }));
+    t.true(altered);
+    t.false(error.retryable);
+    t.true(error.message.includes(file.md5), error.message);
+    t.true(error.message.includes(md5Of(tampered)), error.message);
+    t.false(existsSync(final));
+    t.false(existsSync(temporaryName(final)), 'the refused copy is removed');
+  });
+}
+
+test('a local file that no longer matches its registration is not sent to its final name', async (t) => {
+  const dir = await tempFolder(t);
+  const file = await randomFile(join(dir, 'a.edwr'), 10_000);
+  const session = await connect(t);
+  const error = await stepError(t, session.push(file.path, join(dir, 'out'), 'a.edwr', {...file, md5: '0'.repeat(32)}));
+  t.false(error.retryable);
+  t.regex(error.message, /changed since registration/);
+  t.true(error.message.includes(file.md5));
+  t.false(existsSync(join(dir, 'out', 'a.edwr')));
+  t.false(existsSync(temporaryName(join(dir, 'out', 'a.edwr'))));
+});
+
+test('pulling a remote file that does not exist fails at once, naming it', async (t) => {
+  const dir = await tempFolder(t);
+  const session = await connect(t);
+  const error = await stepError(t, session.pull(join(dir, 'nope.edwr'), join(dir, 'in'), 'nope.edwr', {md5: '0'.repeat(32), bytes: 1}));
+  t.false(error.retryable);
+  t.regex(error.message, /nope\.edwr does not exist on 127\.0\.0\.1:\d+/);
+});
+
+// ---------------------------------------------------------------- host keys and authentication
+
+test('an unknown host key is refused with the host and its fingerprint', async (t) => {
+  const file = await knownHosts(t, `[127.0.0.1]:1 ${sshd.hostKey.line}\n`);
+  const error = await stepError(t, SftpSession.connect(options({knownHostsFile: file})));
+  t.false(error.retryable);
+  t.true(error.message.includes(`127.0.0.1:${sshd.port}`), error.message);
+  t.true(error.message.includes(sshd.hostKey.fingerprint), error.message);
+  t.regex(error.message, /is not in .*known_hosts/);
+  t.false(error.message.includes('\n'));
+});
+
+test('a missing known_hosts file refuses the host the same way', async (t) => {
+  const error = await stepError(t, SftpSession.connect(options({knownHostsFile: join(await tempFolder(t), 'none')})));
+  t.false(error.retryable);
+  t.true(error.message.includes(sshd.hostKey.fingerprint));
+});
+
+test('a changed host key is refused with the offered key\'s fingerprint and the line that disagrees', async (t) => {
+  const other = await generateKey(join(await tempFolder(t), 'other'));
+  const file = await knownHosts(t, `# first line\n[127.0.0.1]:${sshd.port} ${other.split(' ').slice(0, 2).join(' ')}\n`);
+  const error = await stepError(t, SftpSession.connect(options({knownHostsFile: file})));
+  t.false(error.retryable);
+  t.regex(error.message, /changed/);
+  t.true(error.message.includes(sshd.hostKey.fingerprint), error.message);
+  t.false(error.message.includes(fingerprintOf(other)));
+  t.true(error.message.includes(`${file}:2`), error.message);
+});
+
+test('a hashed entry for the host lets the connection through', async (t) => {
+  const file = await knownHosts(t, `[127.0.0.1]:${sshd.port} ${sshd.hostKey.line}\n`);
+  await run('ssh-keygen', ['-H', '-f', file]);
+  t.false((await readFile(file, 'utf8')).includes('127.0.0.1'));
+  const session = await connect(t, {knownHostsFile: file});
+  t.true(session.alive);
+});
+
+test('accept-new records a new host, then the recorded key is checked like any other', async (t) => {
+  const file = join(await tempFolder(t), 'ssh', 'known_hosts');
+  const session = await connect(t, {knownHostsFile: file, hostKeyCheck: 'accept-new'});
+  t.true(session.alive);
+  const text = await readFile(file, 'utf8');
+  t.is(text, `[127.0.0.1]:${sshd.port} ${sshd.hostKey.line}\n`);
+  t.is((await stat(file)).mode & 0o777, 0o600);
+  // Once recorded, the strict check accepts it, and a second accept-new adds nothing.
+  await connect(t, {knownHostsFile: file});
+  await connect(t, {knownHostsFile: file, hostKeyCheck: 'accept-new'});
+  t.is(await readFile(file, 'utf8'), text);
+});
+
+test('accept-new still refuses a changed key', async (t) => {
+  const other = await generateKey(join(await tempFolder(t), 'other'));
+  const file = await knownHosts(t, `[127.0.0.1]:${sshd.port} ${other.split(' ').slice(0, 2).join(' ')}\n`);
+  const error = await stepError(t, SftpSession.connect(options({knownHostsFile: file, hostKeyCheck: 'accept-new'})));
+  t.regex(error.message, /changed/);
+  t.true(error.message.includes(sshd.hostKey.fingerprint));
+  t.is((await readFile(file, 'utf8')).split('\n').filter(Boolean).length, 1);
+});
+
+test('host_key_check = off accepts any key and logs a warning on every connection', async (t) => {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = createLogger({level: 'warn', format: 'json', stream: new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  })});
+  const file = await knownHosts(t, '');
+  for (let i = 0; i < 2; i++) {
+    const session = await SftpSession.connect(options({knownHostsFile: file, hostKeyCheck: 'off', log}));
+    await session.close();
+  }
+  const warnings = lines.filter((l) => l.level === 'warn');
+  t.is(warnings.length, 2);
+  t.like(warnings[0], {message: 'host key not checked (host_key_check = off)', host: `127.0.0.1:${sshd.port}`});
+  t.true(String(warnings[0]!.key).includes(sshd.hostKey.fingerprint));
+  t.is(await readFile(file, 'utf8'), '', 'nothing is recorded');
+});
+
+test('a user key the server does not accept gives a clear, non-retryable error', async (t) => {
+  const key = join(await tempFolder(t), 'stranger');
+  await generateKey(key);
+  const error = await stepError(t, SftpSession.connect(options({keyFile: key})));
+  t.false(error.retryable);
+  t.is(error.message, `127.0.0.1:${sshd.port} refused the key ${key} for user ${sshd.user} (all configured authentication methods failed)`);
+});
+
+test('a key with a passphrase is used with it, and refused clearly without it', async (t) => {
+  const key = join(await tempFolder(t), 'locked');
+  await sshd.authorize(await generateKey(key, {passphrase: 'open sesame'}));
+  const session = await connect(t, {keyFile: key, passphrase: 'open sesame'});
+  t.true(session.alive);
+  const error = await stepError(t, SftpSession.connect(options({keyFile: key})));
+  t.false(error.retryable);
+  t.regex(error.message, /cannot use the private key .*locked.*passphrase/);
+});
+
+test('a missing private key file is named', async (t) => {
+  const error = await stepError(t, SftpSession.connect(options({keyFile: '/nonexistent/key'})));
+  t.false(error.retryable);
+  t.regex(error.message, /cannot read the private key \/nonexistent\/key .*ENOENT/);
+});
+
+test('a port nobody listens on gives a retryable error naming host and port', async (t) => {
+  const port = await findFreePort();
+  const error = await stepError(t, SftpSession.connect(options({port})));
+  t.true(error.retryable);
+  t.is(error.message, `cannot connect to 127.0.0.1:${port}: ECONNREFUSED`);
+});
+
+test('a server that accepts the connection but never speaks SSH gives a retryable timeout', async (t) => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  });
+  const port = (silent.address() as AddressInfo).port;
+  const error = await stepError(t, SftpSession.connect(options({port, readyTimeoutMs: 300})));
+  t.true(error.retryable);
+  t.is(error.message, `cannot connect to 127.0.0.1:${port}: Timed out while waiting for handshake`);
+});
+
+// ---------------------------------------------------------------- a transfer whose server goes away
+
+/** An sshd of the test's own, so killing its processes touches no other test's connections. */
+async function ownSshd(t: {teardown(fn: () => unknown): void}): Promise<Sshd> {
+  const server = await startSshd();
+  t.teardown(() => server.stop());
+  return server;
+}
+
+/**
+ * Push from a FIFO the test writes 1 MB into and keeps open, so the transfer stays mid-file for as
+ * long as the test wants: what ends it is the event under test, never a timing.
+ */
+async function pushFromFifo(t: Parameters<typeof tempFolder>[0], session: SftpSession, onSending: () => void, signal?: AbortSignal): Promise<unknown> {
+  const dir = await tempFolder(t);
+  const fifo = join(dir, 'growing.edwr');
+  await run('mkfifo', [fifo]);
+  const writer = open(fifo, 'w'); // resolves once the transfer opens the other end
+  let started = false;
+  const transfer = session.push(fifo, join(dir, 'out'), 'growing.edwr', {md5: '0'.repeat(32), bytes: 1 << 30}, {
+    signal,
+    onProgress: ({phase, bytes}) => {
+      if (phase === 'send' && bytes >= 1 << 20 && !started) {
+        started = true;
+        onSending();
+      }
+    },
+  }).then(() => t.fail('the transfer completed'), (error: unknown) => error);
+  const handle = await writer;
+  t.teardown(() => handle.close());
+  await handle.write(randomBytes(1 << 20));
+  return transfer;
+}
+
+test('a transfer whose SFTP server process is killed fails retryably instead of waiting forever', async (t) => {
+  const server = await ownSshd(t);
+  const session = await SftpSession.connect({host: server.host, port: server.port, user: server.user, keyFile: server.userKeyFile, knownHostsFile: server.knownHostsFile});
+  t.teardown(() => session.close());
+  const error = await pushFromFifo(t, session, () => void server.killSftpServers());
+  t.true(error instanceof StepError, String(error));
+  t.true((error as StepError).retryable);
+  t.regex((error as StepError).message, /SFTP channel to 127\.0\.0\.1:\d+ closed/);
+  t.false(session.alive);
+});
+
+test('a transfer whose SSH connection is killed fails retryably', async (t) => {
+  const server = await ownSshd(t);
+  const session = await SftpSession.connect({host: server.host, port: server.port, user: server.user, keyFile: server.userKeyFile, knownHostsFile: server.knownHostsFile});
+  t.teardown(() => session.close());
+  const error = await pushFromFifo(t, session, () => void server.killSessions());
+  t.true(error instanceof StepError, String(error));
+  t.true((error as StepError).retryable);
+  t.regex((error as StepError).message, /127\.0\.0\.1:\d+/);
+});
+
+test('after sshd restarts on its port and host key, the old session reports the loss as retryable and a new one connects', async (t) => {
+  const server = await ownSshd(t);
+  const settings = {host: server.host, port: server.port, user: server.user, keyFile: server.userKeyFile, knownHostsFile: server.knownHostsFile};
+  const before = await SftpSession.connect(settings);
+  t.teardown(() => before.close());
+  const dir = await tempFolder(t);
+  const file = await randomFile(join(dir, 'a.edwr'), 1000);
+  await server.restart();
+  const error = await stepError(t, before.push(file.path, join(dir, 'out'), 'a.edwr', file));
+  t.true(error.retryable, error.message);
+  const after = await SftpSession.connect(settings);
+  t.teardown(() => after.close());
+  t.like(await after.push(file.path, join(dir, 'out'), 'a.edwr', file), {skipped: false, md5: file.md5});
+});
+
+test('an aborted transfer settles at once with the abort reason and closes its session', async (t) => {
+  const session = await connect(t);
+  const controller = new AbortController();
+  const reason = new Error('step timed out');
+  const error = await pushFromFifo(t, session, () => controller.abort(reason), controller.signal);
+  t.is(error, reason);
+  t.false(session.alive);
+});
+
+// ---------------------------------------------------------------- the chain with move_to_sps over SFTP
+
+/** edw.ini step sections: move_to_sps over SFTP to the fixture, then the two processing steps. */
+function sftpChainIni(settings: Record<string, string | number>): string {
+  const lines = Object.entries({
+    transport: 'sftp', host: sshd.host, port: sshd.port, user: sshd.user, key_file: sshd.userKeyFile,
+    known_hosts_file: sshd.knownHostsFile, target_dir: 'sps', ...settings,
+  }).map(([k, v]) => `${k} = ${v}`);
+  return `
+[step.move_to_sps]
+after = new
+kind = move_to_sps
+${lines.join('\n')}
+concurrency = 4
+attempts = 2
+timeout = 30s
+[step.signal_processing]
+after = move_to_sps
+kind = signal_processing
+output_dir = processed
+concurrency = 2
+attempts = 2
+timeout = 30s
+[step.ingest_detections]
+after = signal_processing
+kind = ingest_detections
+threshold = 50
+concurrency = 2
+attempts = 2
+timeout = 30s
+`;
+}
+
+for (const backend of backends) {
+  for (const direction of ['push', 'pull'] as const) {
+    test(`${backend.name}: the whole chain runs with move_to_sps over SFTP (${direction}), each file verified where it arrived`, async (t) => {
+      const ws = await workspace(t, {databaseUrl: await backend.databaseUrl(t), ini: sftpChainIni({direction})});
+      const store = await ws.open();
+      const ids = await simulateAndRegister(store, join(ws.dir, 'raw'), 6);
+      const summary = await drain(store, ws.config);
+      t.deepEqual(summary.failed, []);
+      t.is(summary.completed, 18);
+      for (const doc of await allDataDocs(store, ids)) {
+        t.is(stageOf(doc), 'ingest_detections');
+        t.deepEqual(completions(doc), {move_to_sps: 1, signal_processing: 1, ingest_detections: 1});
+        const [move, sp] = doc.process;
+        const arrived = join(ws.dir, 'sps', doc.run!, `${doc._id}.edwr`);
+        t.like(move!.result, {transport: 'sftp', direction, bytes: doc.bytes, md5: doc.md5sum, reused: false, verified: direction === 'push' ? 'read-back' : 'local'});
+        t.deepEqual(move!.result!.outputs, [{path: arrived, bytes: doc.bytes, md5: doc.md5sum}]);
+        const remote = {host: sshd.host, port: sshd.port};
+        t.like(move!.result![direction === 'push' ? 'destination' : 'source'], remote);
+        t.like(move!.result!.source, {path: doc.original_file});
+        t.like(move!.result!.destination, {path: arrived});
+        t.true((move!.result!.bytes_per_second as number) > 0);
+        t.is(await md5OfFile(arrived), doc.md5sum!);
+        t.is(sp!.result!.input, arrived);
+      }
+    });
+  }
+}
+
+test('embedded: an unknown host fails move_to_sps at once, the document recording the host key\'s fingerprint', async (t) => {
+  const ws = await workspace(t, {ini: sftpChainIni({direction: 'push', known_hosts_file: 'empty_known_hosts'})});
+  await writeFile(join(ws.dir, 'empty_known_hosts'), '');
+  const store = await ws.open();
+  const [id] = await simulateAndRegister(store, join(ws.dir, 'raw'), 1);
+  const summary = await drain(store, ws.config);
+  t.is(summary.failed.length, 1);
+  const doc = (await store.get(id!)) as DataFileDoc;
+  t.is(stageOf(doc), 'new');
+  t.is(doc.process.length, 1, 'not retried');
+  t.like(doc.process[0], {name: 'move_to_sps', status: 'failed', attempt: 1});
+  t.false(doc.process[0]!.error!.retryable);
+  t.true(doc.process[0]!.error!.message.includes(sshd.hostKey.fingerprint));
+  t.false(existsSync(join(ws.dir, 'sps')));
+});
+
+test('embedded: an unreachable host is retried, then fails with the reason', async (t) => {
+  const ws = await workspace(t, {ini: sftpChainIni({direction: 'push', port: await findFreePort()})});
+  const store = await ws.open();
+  const [id] = await simulateAndRegister(store, join(ws.dir, 'raw'), 1);
+  const summary = await drain(store, ws.config);
+  t.is(summary.failed.length, 1);
+  const doc = (await store.get(id!)) as DataFileDoc;
+  t.deepEqual(doc.process.map((e) => [e.status, e.attempt, e.error?.retryable]), [['failed', 1, true], ['failed', 2, true]]);
+  t.regex(doc.process[1]!.error!.message, /cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/);
+  t.like(doc.edw?.failed, {step: 'move_to_sps', attempts: 2});
+});
+
+test('embedded: a bad SFTP setting fails the step at once, naming it', async (t) => {
+  const ws = await workspace(t, {ini: sftpChainIni({direction: 'sideways'})});
+  const store = await ws.open();
+  const [id] = await simulateAndRegister(store, join(ws.dir, 'raw'), 1);
+  await drain(store, ws.config);
+  const doc = (await store.get(id!)) as DataFileDoc;
+  t.is(doc.process.length, 1);
+  t.is(doc.process[0]!.error!.message, '[step.move_to_sps] direction = sideways: expected push, pull');
+});
+
+test('embedded: passphrase_env names the variable holding the key\'s passphrase, and an unset one is named', async (t) => {
+  const key = join(await tempFolder(t), 'locked');
+  await sshd.authorize(await generateKey(key, {passphrase: 'open sesame'}));
+  const variable = `EDW_TEST_PASSPHRASE_${randomBytes(4).toString('hex')}`;
+  process.env[variable] = 'open sesame';
+  t.teardown(() => delete process.env[variable]);
+  const ws = await workspace(t, {ini: sftpChainIni({direction: 'pull', key_file: key, passphrase_env: variable})});
+  const store = await ws.open();
+  const [id] = await simulateAndRegister(store, join(ws.dir, 'raw'), 1);
+  t.deepEqual((await drain(store, ws.config, ['move_to_sps'])).failed, []);
+  t.deepEqual(completions((await store.get(id!)) as DataFileDoc), {move_to_sps: 1});
+
+  const unset = await workspace(t, {ini: sftpChainIni({direction: 'pull', key_file: key, passphrase_env: `${variable}_UNSET`})});
+  const other = await unset.open();
+  const [second] = await simulateAndRegister(other, join(unset.dir, 'raw'), 1);
+  await drain(other, unset.config, ['move_to_sps']);
+  const failed = (await other.get(second!)) as DataFileDoc;
+  t.is(failed.process[0]!.error!.message, `[step.move_to_sps] passphrase_env = ${variable}_UNSET: that environment variable is not set`);
+});
