@@ -1,4 +1,4 @@
-import {hasCompleted, isDataFile, stageOf, type DataFileDoc} from './document.js';
+import {hasCompleted, isDataFile, stageOf} from './document.js';
 import type {Doc} from '../store/index.js';
 
 /** What a listener for one step should do with a document now. */
@@ -30,9 +30,4 @@ export function readiness(doc: Doc | null, step: StepIdentity, now: number, owne
   const retry = edw.retry && edw.retry.step === step.name ? edw.retry : undefined;
   if (retry && retry.next > now) return {kind: 'later', at: retry.next};
   return {kind: 'run', attempt: (retry?.attempts ?? 0) + 1};
-}
-
-/** Attempts a document has used on its current failing step (for status and show). */
-export function attemptsUsed(doc: DataFileDoc): number {
-  return doc.edw?.failed?.attempts ?? doc.edw?.retry?.attempts ?? 0;
 }
