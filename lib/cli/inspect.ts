@@ -13,9 +13,9 @@ function stages(config: Config): string[] {
 /** The status table for people. */
 export function printStatus(io: Io, status: StatusCounts): void {
   const width = Math.max(12, ...Object.keys(status.stages).map((s) => s.length));
-  io.out(`${'stage'.padEnd(width)}  documents  failed here  in progress`);
+  io.out(`${'stage / step'.padEnd(width)}  documents  failed at step  in progress`);
   for (const [stage, n] of Object.entries(status.stages)) {
-    io.out(`${stage.padEnd(width)}  ${String(n).padStart(9)}  ${String(status.failed[stage] ?? '').padStart(11)}  ${String(status.in_progress[stage] ?? '').padStart(11)}`);
+    io.out(`${stage.padEnd(width)}  ${String(n).padStart(9)}  ${String(status.failed[stage] ?? '').padStart(14)}  ${String(status.in_progress[stage] ?? '').padStart(11)}`);
   }
   io.out(`${'total'.padEnd(width)}  ${String(status.total).padStart(9)}  (bad, not processed: ${status.bad})`);
 }
