@@ -22,13 +22,33 @@ export interface ExecuteOptions {
   attempt: number;
   store: Store;
   log: Logger;
-  /** Aborted by the runtime: a StepInterrupted reason says why. */
-  signal: AbortSignal;
+  /** Signals that interrupt the step (a hard stop, a lost lease); their StepInterrupted reason says why. */
+  signals: AbortSignal[];
 }
 
 /** Run a step once on a document and describe the attempt as a process entry (status done or failed). */
 export async function executeStep(options: ExecuteOptions): Promise<{entry: ProcessEntry; retryable: boolean; interrupted?: Interruption}> {
-  const {step, doc, attempt, signal} = options;
+  const {step, doc, attempt} = options;
+  // One signal for the step: the runtime's interruptions, and its own timeout.
+  const control = new AbortController();
+  const unlink = options.signals.map((source) => {
+    const onAbort = (): void => control.abort(source.reason);
+    if (source.aborted) onAbort();
+    else source.addEventListener('abort', onAbort, {once: true});
+    return () => source.removeEventListener('abort', onAbort);
+  });
+  const timeout = setTimeout(() => control.abort(new StepInterrupted('timeout', `step ${step.name} timed out after ${step.timeoutMs} ms`)), step.timeoutMs);
+  const signal = control.signal;
+  try {
+    return await attemptStep(options, signal);
+  } finally {
+    clearTimeout(timeout);
+    for (const u of unlink) u();
+  }
+}
+
+async function attemptStep(options: ExecuteOptions, signal: AbortSignal): Promise<{entry: ProcessEntry; retryable: boolean; interrupted?: Interruption}> {
+  const {step, doc, attempt} = options;
   const started = new Date();
   const base = {name: step.name, started: started.toISOString(), host: hostname(), version: step.version, attempt};
   try {

@@ -1,13 +1,15 @@
 import {EventEmitter, setMaxListeners} from 'node:events';
 import {hostname} from 'node:os';
 import PQueue from 'p-queue';
-import {errorMessage, isRetryable} from '../errors/index.js';
+import {errorMessage} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
 import {isDataFile, readiness, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import type {Doc, Store} from '../store/index.js';
-import {backoffDelay, pause} from './backoff.js';
+import {backoffDelay} from './backoff.js';
+import {Reachability} from './reachability.js';
 import {resolveConflicts} from './conflicts.js';
-import {ClaimLostError, withClaim, withEntry, withoutClaim, withRenewedClaim, type Outcome} from './claim.js';
+import {ClaimLostError, withClaim, withEntry, withoutClaim, type Outcome} from './claim.js';
+import {keepLease} from './lease.js';
 import {executeStep, StepInterrupted} from './execute.js';
 import type {ChainStep} from './step.js';
 import {updateDocument} from './update.js';
@@ -87,7 +89,7 @@ export class StepListener extends EventEmitter {
   #wakeAt = Infinity;
   #loop: Promise<void> | undefined;
   #checkpoints: Promise<void> = Promise.resolve();
-  #down = false;
+  readonly #reach: Reachability;
   #since: string | undefined;
   #lastProgress: string | null = null;
   #stopped: Promise<void> | undefined;
@@ -108,6 +110,8 @@ export class StepListener extends EventEmitter {
       if (!(Number.isFinite(value) && value > 0)) throw new TypeError(`StepListener option ${name}: expected a positive number, got ${value}`);
     }
     this.#queue = new PQueue({concurrency: options.step.concurrency});
+    // After an outage the view is read again: changes made meanwhile may have been missed by the feed.
+    this.#reach = new Reachability({log: this.#log, backoffMs: Math.min(this.#backoffMs, 1000), maxBackoffMs: this.#maxBackoffMs, onBack: () => this.requestSweep()});
     // Every running step and request listens to these: allow more than the default 10 listeners.
     setMaxListeners(0, this.#stopping.signal, this.#abortSteps.signal);
   }
@@ -115,7 +119,7 @@ export class StepListener extends EventEmitter {
   /** What a heartbeat reports of this listener. */
   get state(): ListenerState {
     return {
-      step: this.step.name, since: this.#since ?? null, reachable: !this.#down,
+      step: this.step.name, since: this.#since ?? null, reachable: this.#reach.reachable,
       running: this.#queue.pending, queued: this.#queue.size, last_progress: this.#lastProgress,
     };
   }
@@ -322,25 +326,14 @@ export class StepListener extends EventEmitter {
     this.emit('started', {id: seen._id, step: this.step.name});
     log.info('step started', {attempt});
 
-    const control = new AbortController();
-    const onHardStop = (): void => control.abort(this.#abortSteps.signal.reason);
-    this.#abortSteps.signal.addEventListener('abort', onHardStop, {once: true});
-    const timeout = setTimeout(() => control.abort(new StepInterrupted('timeout', `step ${this.step.name} timed out after ${this.step.timeoutMs} ms`)), this.step.timeoutMs);
-    // Renew the lease well before it ends; a renewal that finds another token means the claim is lost.
-    const renew = setInterval(() => {
-      void updateDocument(this.#store, seen._id, (doc) => withRenewedClaim(doc as DataFileDoc | null, token, this.#owner, this.#now() + this.#leaseMs))
-        .catch((error: unknown) => {
-          if (error instanceof ClaimLostError) control.abort(new StepInterrupted('claim-lost', error.message));
-          else log.warn('lease not renewed', {error: errorMessage(error)});
-        });
-    }, Math.max(10, Math.floor(this.#leaseMs / 3)));
+    const lease = keepLease({store: this.#store, id: seen._id, token, owner: this.#owner, leaseMs: this.#leaseMs, now: this.#now, log});
     let outcome;
     try {
-      outcome = await executeStep({step: this.step, doc: claimed.doc, attempt, store: this.#store, log, signal: control.signal});
+      outcome = await executeStep({
+        step: this.step, doc: claimed.doc, attempt, store: this.#store, log, signals: [this.#abortSteps.signal, lease.signal],
+      });
     } finally {
-      clearTimeout(timeout);
-      clearInterval(renew);
-      this.#abortSteps.signal.removeEventListener('abort', onHardStop);
+      lease.stop();
     }
 
     if (outcome.interrupted === 'claim-lost') {
@@ -394,30 +387,8 @@ export class StepListener extends EventEmitter {
     }
   }
 
-  /**
-   * Run a database call, and while the database is unreachable keep trying with capped backoff,
-   * logging once when it goes away and once when it is back. Undefined when stopped first.
-   */
-  async #whileReachable<T>(what: string, call: () => Promise<T>, signal: AbortSignal = this.#stopSignal): Promise<T | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      if (signal.aborted) return undefined;
-      try {
-        const value = await call();
-        if (this.#down) {
-          this.#down = false;
-          this.#log.info('database reachable again');
-          this.requestSweep();
-        }
-        return value;
-      } catch (error) {
-        if (signal.aborted) return undefined;
-        if (!isRetryable(error)) throw error;
-        if (!this.#down) {
-          this.#down = true;
-          this.#log.warn('database unreachable, retrying', {while: what, error: errorMessage(error)});
-        }
-        await pause(backoffDelay(attempt, Math.min(this.#backoffMs, 1000), this.#maxBackoffMs), signal);
-      }
-    }
+  /** A database call that outlasts outages (see Reachability); undefined when `signal` (the stop) aborts first. */
+  #whileReachable<T>(what: string, call: () => Promise<T>, signal: AbortSignal = this.#stopSignal): Promise<T | undefined> {
+    return this.#reach.call(what, call, signal);
   }
 }
