@@ -11,12 +11,13 @@ import {makeLogger, readConfig} from './context.js';
 import {printStatus} from './inspect.js';
 import {readConditions} from './register.js';
 import {runSteps} from './listen.js';
+import {numberOption} from './options.js';
 
 export function demoCommand(state: CliState): Command {
   return new Command('demo')
     .description('simulate, register and run the whole chain on a fresh embedded database, then print the status')
     .option('--dir <dir>', 'folder for the demo database and files (emptied first)', './data/demo')
-    .option('--files <n>', 'data files to simulate', (v) => Number(v), 20)
+    .option('--files <n>', 'data files to simulate', numberOption('--files', {min: 1}), 20)
     .action(async (options: {dir: string; files: number}, command: Command) => {
       const {io} = state;
       const global = globals(command);

@@ -4,6 +4,7 @@ import {ConfigError, NotFoundError} from '../errors/index.js';
 import {failedAt, findDetections, listDocuments, listListeners, parseTime, retryDocument, statusCounts, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, stageOf, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {globals, type CliState} from './command.js';
+import {numberOption} from './options.js';
 import {readConfig, withStore, type Io} from './context.js';
 
 function stages(config: Config): string[] {
@@ -32,21 +33,13 @@ export function statusCommand(state: CliState): Command {
     });
 }
 
-function positiveInt(option: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${option} ${value}: expected a whole number of at least 1`);
-    return n;
-  };
-}
-
 export function listCommand(state: CliState): Command {
   return new Command('list')
     .description('documents at a stage')
     .requiredOption('--stage <stage>', 'new or a step name')
     .option('--failed', 'only documents failed for good at the step after this stage')
     .option('--run <run>', 'only this run')
-    .option('--limit <n>', 'at most this many', positiveInt('--limit'), 100)
+    .option('--limit <n>', 'at most this many', numberOption('--limit', {min: 1}), 100)
     .option('--after <id>', 'start after this document (the last of the previous page)')
     .option('--json', 'print an array of documents')
     .action(async (options: {stage: string; failed?: boolean; run?: string; limit: number; after?: string; json?: boolean}, command: Command) => {
