@@ -1,3 +1,4 @@
+import {Writable} from 'node:stream';
 import {loadConfig, type Config} from '../config/index.js';
 import {createLogger, type Logger} from '../log/index.js';
 import {openStore, type Store} from '../store/index.js';
@@ -29,8 +30,15 @@ export function readConfig(global: GlobalOptions, io: Io): Config {
   return config;
 }
 
-export function makeLogger(config: Config, global: GlobalOptions): Logger {
-  return createLogger({level: global.debug ? 'debug' : config.log.level, format: config.log.format});
+/** The command's logger; its lines go where the command's other errors go (`io.err`). */
+export function makeLogger(config: Config, global: GlobalOptions, io: Io = processIo): Logger {
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      io.err(chunk.toString('utf8').replace(/\n$/, ''));
+      done();
+    },
+  });
+  return createLogger({level: global.debug ? 'debug' : config.log.level, format: config.log.format, stream});
 }
 
 /** Open the configured database, run `work`, close it whatever happens. */

@@ -37,7 +37,7 @@ export function demoCommand(state: CliState): Command {
           },
         })),
       };
-      const log = makeLogger({...config, log: {...config.log, level: global.debug ? 'debug' : 'warn'}}, global);
+      const log = makeLogger({...config, log: {...config.log, level: global.debug ? 'debug' : 'warn'}}, global, io);
       io.err(`simulating ${options.files} data files in ${join(dir, 'raw')}`);
       const simulated = await simulate({outDir: join(dir, 'raw'), files: options.files, events: 50, seed: 42});
       const store = await openStore({url: config.database.url, create: true, share: true});

@@ -58,7 +58,7 @@ export function listenCommand(state: CliState): Command {
       const {io} = state;
       const global = globals(command);
       const config = readConfig(global, io);
-      const log = makeLogger(config, global);
+      const log = makeLogger(config, global, io);
       await withStore(config, async (store) => {
         const {runner, summary} = await runSteps(config, store, log, io, {names, once: options.once});
         let signals = 0;
