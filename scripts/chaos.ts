@@ -1,0 +1,462 @@
+/**
+ * `npm run chaos`: many listener processes, SIGKILLs and database restarts on one database, and a
+ * watcher on the database's own feed that counts every completed entry that ever vanished (issue 5).
+ *
+ *   node dist/scripts/chaos.js [--files N] [--seed S] [--deadline SECONDS] [--listeners N]
+ *                              [--kill-interval MS] [--restarts N] [--keep]
+ *
+ * It starts pouchdb-server on disk on a free loopback port (or uses the CouchDB named by
+ * EDW_TEST_COUCHDB_URL, which it cannot restart), simulates and registers N small files, runs
+ * `--listeners` `edw listen STEP` processes per step, kills one with SIGKILL at random moments (seeded)
+ * and starts it again, restarts the server when a third and two thirds of the step completions are
+ * seen, and ends once every document is at the final stage or the deadline passes. It prints one figure
+ * per line and exits 1 if anything was lost, stuck or completed twice (2 on bad usage).
+ *
+ * Re-executions are counted from `edw.token`, the fencing-token counter the runtime bumps on every
+ * claim and that no step writes: each step that ran to completion took one claim, so every claim beyond
+ * the completed entries is a step started again (after a kill, a lost lease, an outage or a retryable
+ * failure). It is an upper bound: a listener killed between its claim and the step's start counts too.
+ */
+import {spawn, type ChildProcess} from 'node:child_process';
+import {closeSync, existsSync, openSync, readFileSync} from 'node:fs';
+import {mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {dirname, join, resolve} from 'node:path';
+import {setTimeout as delay} from 'node:timers/promises';
+import {fileURLToPath, pathToFileURL} from 'node:url';
+import {loadConfig} from '../lib/config/index.js';
+import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
+import {isCompleted, isDataFile, stageOf, type DataFileDoc} from '../lib/pipeline/index.js';
+import {registerFiles} from '../lib/register/index.js';
+import {simulate} from '../lib/simulate/index.js';
+import {openStore} from '../lib/store/index.js';
+import {startCouchServer, type CouchServer} from '../test/helpers/couch-server.js';
+
+export interface ChaosOptions {
+  /** Simulated data files (1 to 1000). @default 1000 */
+  files?: number;
+  /** Seed of the simulation and of the kill schedule. @default 1 */
+  seed?: number;
+  /** Seconds from the first listener's start for every document to reach the final stage. @default 900 */
+  deadlineSeconds?: number;
+  /** `edw listen STEP` processes per step. @default 4 */
+  listenersPerStep?: number;
+  /** Mean time between two SIGKILLs, in ms; each gap is uniform in [0.25, 1.75] times this. @default 2000 */
+  killIntervalMs?: number;
+  /** Database server restarts during the run (ignored, 0, for an external CouchDB). @default 2 */
+  restarts?: number;
+  /** The claim lease the listeners use, in ms. @default 2000 */
+  leaseMs?: number;
+  /** The compiled `edw` executable. @default dist/lib/cli/bin.js of this package */
+  bin?: string;
+  /** Keep the temp folder (config, files, listener logs) and say where it is. @default false */
+  keep?: boolean;
+  /** Where progress notes go. @default stderr */
+  note?: (line: string) => void;
+}
+
+export interface ChaosReport {
+  /** What the run was against, e.g. `pouchdb-server on disk` or `CouchDB at http://host:5984/ (not restarted)`. */
+  server: string;
+  documents: number;
+  lost: number;
+  doubleCompletions: number;
+  stuck: number;
+  kills: number;
+  databaseRestarts: number;
+  reExecutions: number;
+  seconds: number;
+  /** Listener processes that exited without being killed by the run (each is restarted). */
+  unexpectedExits: number;
+  deadlineSeconds: number;
+}
+
+const STEPS = ['move_to_sps', 'signal_processing', 'ingest_detections'] as const;
+const FINAL = STEPS[STEPS.length - 1]!;
+
+/** mulberry32: a small seeded PRNG, so a seed replays the same kill schedule. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function defaultBin(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // From dist/scripts/ the executable is a sibling; from the sources (tsx) it is under dist/.
+  const candidates = [join(here, '../lib/cli/bin.js'), join(here, '../dist/lib/cli/bin.js')];
+  return candidates.find((path) => existsSync(path)) ?? candidates[1]!;
+}
+
+/**
+ * Every completed entry seen of each document, checked against each later revision: an entry missing
+ * from a later revision (or a document deleted) is lost; two completed entries for one step and version
+ * in any revision make a double completion.
+ */
+export class EntryLedger {
+  /** Per document: completed entries seen (JSON of the entry). */
+  readonly #seen = new Map<string, Set<string>>();
+  /** `id entry-json` of each lost entry. */
+  readonly lost = new Set<string>();
+  /** Ids of documents that ever held two completed entries for one step and version. */
+  readonly doubles = new Set<string>();
+  /** Ids of documents seen at the final stage. */
+  readonly atFinal = new Set<string>();
+  /** Distinct completed entries seen. */
+  completions = 0;
+
+  constructor(readonly finalStage: string) {}
+
+  /** Whether the ledger tracks this document (it has held a `process` array). */
+  tracks(id: string): boolean {
+    return this.#seen.has(id);
+  }
+
+  /** Check one revision of a document against everything seen of it before. */
+  observe(id: string, doc: DataFileDoc | undefined, deleted: boolean): void {
+    let known = this.#seen.get(id);
+    if (!known) this.#seen.set(id, (known = new Set()));
+    const present = new Set<string>();
+    if (doc && !deleted && isDataFile(doc)) {
+      const perStep = new Map<string, number>();
+      for (const entry of doc.process) {
+        if (!isCompleted(entry)) continue;
+        const key = JSON.stringify(entry);
+        const step = `${entry.name}|${entry.version ?? ''}`;
+        present.add(key);
+        perStep.set(step, (perStep.get(step) ?? 0) + 1);
+        if (!known.has(key)) {
+          known.add(key);
+          this.completions++;
+        }
+      }
+      if ([...perStep.values()].some((n) => n > 1)) this.doubles.add(id);
+      if (stageOf(doc) === this.finalStage) this.atFinal.add(id);
+    }
+    for (const key of known) if (!present.has(key)) this.lost.add(`${id} ${key}`);
+  }
+}
+
+/** Follows the database's `_changes` (include_docs) from 0 until stopped, through server restarts, into a ledger. */
+class FeedWatcher {
+  readonly ledger = new EntryLedger(FINAL);
+  #since = '0';
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+  readonly #server: CouchServer;
+  readonly #db: string;
+  readonly #onProgress: () => void;
+
+  constructor(server: CouchServer, db: string, onProgress: () => void) {
+    this.#server = server;
+    this.#db = db;
+    this.#onProgress = onProgress;
+  }
+
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        // A normal feed polled, not a long-poll: pouchdb-server holds an idle long-poll past its timeout,
+        // which would hold up stop().
+        const query = `include_docs=true&limit=500&since=${encodeURIComponent(this.#since)}`;
+        const {status, body} = await this.#server.request('GET', `${encodeURIComponent(this.#db)}/_changes?${query}`);
+        if (status !== 200) throw new Error(`_changes answered HTTP ${status}`);
+        for (const change of body.results as Array<{id: string; deleted?: boolean; doc?: DataFileDoc}>) {
+          if (change.id.startsWith('_design/') || (!(change.doc && 'process' in change.doc) && !this.ledger.tracks(change.id))) continue;
+          this.ledger.observe(change.id, change.doc, !!change.deleted);
+        }
+        this.#since = typeof body.last_seq === 'string' ? body.last_seq : JSON.stringify(body.last_seq);
+        if (body.results.length > 0) this.#onProgress();
+        else await delay(100);
+      } catch {
+        // The server is down or restarting: look again soon; the position is kept.
+        await delay(200);
+      }
+    }
+  }
+}
+
+/** One `edw listen STEP` slot: a process that the run kills and starts again. */
+class ListenerSlot {
+  child: ChildProcess | undefined;
+  #exit: Promise<void> = Promise.resolve();
+  #killing = false;
+  /** Set by `stop()`: no more starts, whatever timer is pending. */
+  #closed = false;
+  unexpectedExits = 0;
+
+  constructor(readonly step: string, readonly index: number, readonly bin: string, readonly configPath: string,
+    readonly logPath: string, readonly env: NodeJS.ProcessEnv, readonly note: (line: string) => void) {}
+
+  start(): void {
+    if (this.#closed || this.child) return;
+    const log = openSync(this.logPath, 'a');
+    const child = spawn(process.execPath, [this.bin, 'listen', this.step, '--config', this.configPath],
+      {env: {...process.env, ...this.env}, stdio: ['ignore', log, log]});
+    closeSync(log);
+    this.child = child;
+    this.#exit = new Promise((resolveExit) => child.once('exit', (code, signal) => {
+      if (!this.#killing && this.child === child) {
+        // `edw listen` started while the server is down exits 1 at once ('cannot reach the database'):
+        // the run starts it again, as a service manager would.
+        this.unexpectedExits++;
+        const last = readFileSync(this.logPath, 'utf8').trim().split('\n').pop() ?? '';
+        this.note(`chaos: listener ${this.step}#${this.index} (pid ${child.pid}) exited by itself (${code ?? signal}): ${last.slice(0, 300)}; starting it again`);
+        this.child = undefined;
+        setTimeout(() => this.child === undefined && !this.#killing && this.start(), 500);
+      }
+      resolveExit();
+    }));
+  }
+
+  async kill(signal: NodeJS.Signals, options: {final?: boolean} = {}): Promise<void> {
+    if (options.final) this.#closed = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.#killing = true;
+    try {
+      child.kill(signal);
+      await this.#exit;
+    } finally {
+      this.#killing = false;
+      this.child = undefined;
+    }
+  }
+
+  /** SIGTERM (a graceful stop), SIGKILL after `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.#closed = true;
+    const child = this.child;
+    if (!child) return;
+    this.#killing = true;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.kill('SIGTERM');
+    await this.#exit;
+    clearTimeout(timer);
+    this.child = undefined;
+  }
+}
+
+function edwIni(databaseUrl: string, dir: string, leaseMs: number): string {
+  const step = (name: string, after: string, extra: string): string =>
+    `[step.${name}]\nafter = ${after}\nkind = ${name}\n${extra}\nattempts = 20\ntimeout = 30s\n`;
+  return `[database]
+url = ${databaseUrl}
+request_timeout = 5s
+[listen]
+lease = ${leaseMs}ms
+poll = 2s
+backoff = 100ms
+max_backoff = 1s
+stop_timeout = 5s
+[register]
+settle = 0s
+[log]
+level = warn
+${step('move_to_sps', 'new', `target_dir = ${join(dir, 'sps')}\nconcurrency = 4`)}
+${step('signal_processing', 'move_to_sps', `output_dir = ${join(dir, 'processed')}\nconcurrency = 2`)}
+${step('ingest_detections', 'signal_processing', 'threshold = 50\nconcurrency = 2')}`;
+}
+
+/** Run the chaos scenario and return its figures. Throws only when it could not set up. */
+export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport> {
+  const o = {files: 1000, seed: 1, deadlineSeconds: 900, listenersPerStep: 4, killIntervalMs: 2000, restarts: 2, leaseMs: 2000, keep: false,
+    note: (line: string): void => void process.stderr.write(`${line}\n`),
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))} as Required<Omit<ChaosOptions, 'bin'>> & {bin?: string};
+  for (const [name, value, min] of [['files', o.files, 1], ['listenersPerStep', o.listenersPerStep, 1], ['restarts', o.restarts, 0],
+    ['deadlineSeconds', o.deadlineSeconds, 1], ['killIntervalMs', o.killIntervalMs, 1], ['leaseMs', o.leaseMs, 100]] as const) {
+    if (!Number.isSafeInteger(value) || value < min) throw new TypeError(`chaos option ${name}: expected an integer of at least ${min}, got ${String(value)}`);
+  }
+  const bin = o.bin ?? defaultBin();
+  const random = seededRandom(o.seed);
+  const dir = await mkdtemp(join(tmpdir(), 'edw-chaos-'));
+  const server = await startCouchServer({onDisk: true});
+  const restarts = server.canRestart ? o.restarts : 0;
+  const serverLabel = server.canRestart ? 'pouchdb-server on disk' : `CouchDB at ${server.location} (not restarted: the run cannot stop it)`;
+  const slots: ListenerSlot[] = [];
+  let watcher: FeedWatcher | undefined;
+  try {
+    const databaseUrl = server.databaseUrl('edw-chaos');
+    const parsed = new URL(databaseUrl);
+    const env: NodeJS.ProcessEnv = {EDW_DB_USER: decodeURIComponent(parsed.username) || undefined, EDW_DB_PASSWORD: decodeURIComponent(parsed.password) || undefined};
+    for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
+    parsed.username = '';
+    parsed.password = '';
+    const dbName = decodeURIComponent(parsed.pathname.split('/').filter(Boolean).pop()!);
+    const configPath = join(dir, 'edw.ini');
+    await writeFile(configPath, edwIni(parsed.href, dir, o.leaseMs));
+    const config = loadConfig({path: configPath, explicit: true, env});
+
+    o.note(`chaos: ${o.files} files, ${o.listenersPerStep} listeners per step, seed ${o.seed}, deadline ${o.deadlineSeconds} s, ${serverLabel}, work in ${dir}`);
+    const simulated = await simulate({outDir: join(dir, 'raw'), files: o.files, events: 4, seed: o.seed});
+    const store = await openStore({...config.database, create: true});
+    try {
+      await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+      const report = await registerFiles({store, paths: simulated.files, settleMs: 0});
+      if (report.created.length !== o.files) throw new Error(`registered ${report.created.length} of ${o.files} files: ${JSON.stringify(report.refused.concat().slice(0, 3))}`);
+    } finally {
+      await store.close();
+    }
+
+    const started = Date.now();
+    const deadline = started + o.deadlineSeconds * 1000;
+    let wake: () => void = () => {};
+    watcher = new FeedWatcher(server, dbName, () => wake());
+    watcher.start();
+    for (const step of STEPS) {
+      for (let i = 0; i < o.listenersPerStep; i++) {
+        const slot = new ListenerSlot(step, i, bin, configPath, join(dir, `listener-${step}-${i}.log`), env, o.note);
+        slot.start();
+        slots.push(slot);
+      }
+    }
+
+    const finished = (): boolean => watcher!.ledger.atFinal.size >= o.files;
+    let kills = 0;
+    let databaseRestarts = 0;
+    // Kills: one listener at a time, at seeded random moments, started again after a short while.
+    const killing = (async () => {
+      while (!finished() && Date.now() < deadline) {
+        await delay(o.killIntervalMs * (0.25 + 1.5 * random()));
+        if (finished() || Date.now() >= deadline) break;
+        const slot = slots[Math.floor(random() * slots.length)]!;
+        const downMs = 100 + random() * 900;
+        if (!slot.child) continue;
+        await slot.kill('SIGKILL');
+        kills++;
+        setTimeout(() => slot.start(), downMs);
+      }
+    })();
+    // Restarts: when a third and two thirds (for 2) of all step completions have been seen.
+    const restarting = (async () => {
+      const total = o.files * STEPS.length;
+      for (let n = 1; n <= restarts; n++) {
+        while (watcher!.ledger.completions < (total * n) / (restarts + 1) && !finished() && Date.now() < deadline) {
+          await new Promise<void>((resolveWake) => {
+            wake = resolveWake;
+            setTimeout(resolveWake, 500);
+          });
+        }
+        if (finished() || Date.now() >= deadline) break;
+        o.note(`chaos: restarting the database server at ${watcher!.ledger.completions}/${total} step completions`);
+        await server.restart();
+        databaseRestarts++;
+      }
+    })();
+    while (!finished() && Date.now() < deadline) await delay(250);
+    const seconds = (Date.now() - started) / 1000;
+    await Promise.all([killing, restarting]);
+    await Promise.all(slots.map((slot) => slot.stop(10_000)));
+    await watcher.stop();
+
+    // The final state, read in full: every document checked once more against everything seen.
+    const all = await server.request('GET', `${encodeURIComponent(dbName)}/_all_docs?include_docs=true`);
+    if (all.status !== 200) throw new Error(`_all_docs answered HTTP ${all.status}`);
+    let documents = 0;
+    let stuck = 0;
+    let tokens = 0;
+    let completed = 0;
+    for (const row of all.body.rows as Array<{id: string; doc?: DataFileDoc}>) {
+      if (!row.doc || !isDataFile(row.doc)) continue;
+      documents++;
+      watcher.ledger.observe(row.id, row.doc, false);
+      if (stageOf(row.doc) !== FINAL) stuck++;
+      tokens += row.doc.edw?.token ?? 0;
+      completed += row.doc.process.filter(isCompleted).length;
+    }
+    // A document registered but gone is lost work too (its entries were counted by observe if seen).
+    const missing = o.files - documents;
+    return {
+      server: serverLabel, documents, lost: watcher.ledger.lost.size, doubleCompletions: watcher.ledger.doubles.size,
+      stuck: stuck + Math.max(0, missing), kills, databaseRestarts, reExecutions: Math.max(0, tokens - completed),
+      seconds: Math.round(seconds), unexpectedExits: slots.reduce((n, s) => n + s.unexpectedExits, 0), deadlineSeconds: o.deadlineSeconds,
+    };
+  } finally {
+    await Promise.all(slots.map((slot) => slot.kill('SIGKILL', {final: true})));
+    await watcher?.stop();
+    await server.stop().catch((error: unknown) => o.note(`chaos: could not stop the server: ${(error as Error).message}`));
+    if (o.keep) o.note(`chaos: kept ${dir}`);
+    else await rm(dir, {recursive: true, force: true});
+  }
+}
+
+/** The figures, one per line, as issue 5 asks. */
+export function formatReport(r: ChaosReport): string[] {
+  return [
+    `server: ${r.server}`,
+    `deadline: ${r.deadlineSeconds} s`,
+    `documents: ${r.documents}`,
+    `lost: ${r.lost}`,
+    `double completions: ${r.doubleCompletions}`,
+    `stuck: ${r.stuck}`,
+    `kills: ${r.kills}`,
+    `database restarts: ${r.databaseRestarts}`,
+    `re-executions: ${r.reExecutions}`,
+    `seconds: ${r.seconds}`,
+  ];
+}
+
+/** Whether the run kept every promise: nothing lost, stuck or completed twice. */
+export function passed(r: ChaosReport): boolean {
+  return r.lost === 0 && r.doubleCompletions === 0 && r.stuck === 0;
+}
+
+function parseArgs(argv: string[]): ChaosOptions {
+  const options: ChaosOptions = {};
+  const names: Record<string, keyof ChaosOptions> = {
+    '--files': 'files', '--seed': 'seed', '--deadline': 'deadlineSeconds', '--listeners': 'listenersPerStep',
+    '--kill-interval': 'killIntervalMs', '--restarts': 'restarts',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--keep') {
+      options.keep = true;
+      continue;
+    }
+    const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
+    const key = names[flag];
+    if (!key) throw new TypeError(`unknown option ${arg} (options: ${Object.keys(names).join(', ')}, --keep)`);
+    const value = inline ?? argv[++i];
+    const n = Number(value);
+    if (value === undefined || !Number.isSafeInteger(n)) throw new TypeError(`${flag} ${value ?? ''}: expected a whole number`);
+    (options as Record<string, number>)[key] = n;
+  }
+  return options;
+}
+
+async function main(): Promise<number> {
+  let options: ChaosOptions;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`chaos: ${(error as Error).message}\n`);
+    return 2;
+  }
+  try {
+    const report = await runChaos(options);
+    for (const line of formatReport(report)) process.stdout.write(`${line}\n`);
+    if (report.unexpectedExits > 0) process.stderr.write(`chaos: ${report.unexpectedExits} listener process(es) exited by themselves\n`);
+    return passed(report) ? 0 : 1;
+  } catch (error) {
+    process.stderr.write(`chaos: could not run: ${(error as Error).message}\n`);
+    return 2;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  process.exitCode = await main();
+}
