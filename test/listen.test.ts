@@ -153,3 +153,18 @@ test('each listener process keeps a heartbeat document; edw listeners shows it a
   const table = await edw('--config', ws.configPath, 'listeners');
   t.regex(table.out[0]!, /^stopped .* pid \d+ .*move_to_sps/);
 });
+
+test('edw listen started while its server is unreachable waits, says so once, and stops cleanly on SIGTERM', async (t) => {
+  const {findFreePort} = await import('./helpers/couch-server.js');
+  const port = await findFreePort();
+  const ws = await workspace(t, {databaseUrl: `http://127.0.0.1:${port}/edw`});
+  const listener = spawnEdw(['--config', ws.configPath, 'listen'], {EDW_LOG_LEVEL: 'info'});
+  t.teardown(() => listener.child.kill('SIGKILL'));
+  await listener.waitFor(/database unreachable, retrying/);
+  listener.child.kill('SIGTERM');
+  t.deepEqual(await listener.exit, {code: 0, signal: null});
+  t.is(listener.stderr.filter((l) => /database unreachable/.test(l)).length, 1);
+  const once = spawnEdw(['--config', ws.configPath, 'listen', '--once']);
+  t.is((await once.exit).code, 1);
+  t.regex(once.stderr.join('\n'), /cannot reach the database/);
+});

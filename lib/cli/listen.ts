@@ -4,10 +4,10 @@ import {compileDesignDocs, DESIGN_DOCS_DIR, diffDesignDoc, type DesignDoc} from 
 import {ConfigError, EdwError} from '../errors/index.js';
 import {loadSteps} from '../../listeners/index.js';
 import type {Logger} from '../log/index.js';
-import {Runner, type RunSummary} from '../runtime/index.js';
-import type {Store} from '../store/index.js';
+import {Reachability, Runner, type RunSummary} from '../runtime/index.js';
+import {isServerUrl, openStore, type Store} from '../store/index.js';
 import {globals, type CliState} from './command.js';
-import {makeLogger, readConfig, withStore, type Io} from './context.js';
+import {makeLogger, readConfig, type Io} from './context.js';
 import {progressLine, rate} from './progress.js';
 
 /** Refuse to listen without edw's design document, or with an outdated one (the filter and views must match). */
@@ -49,6 +49,18 @@ export async function runSteps(config: Config, store: Store, log: Logger, io: Io
   return {runner, summary: runner.run()};
 }
 
+/**
+ * Open the configured database for a listener, waiting (with capped backoff, one log line when it
+ * goes and one when it is back) while a server cannot be reached. An embedded database held by
+ * another process is not an outage: that fails at once. Undefined when `signal` aborts first.
+ */
+async function openWhenReachable(config: Config, log: Logger, signal: AbortSignal): Promise<Store | undefined> {
+  const open = () => openStore({...config.database, share: true});
+  if (!isServerUrl(config.database.url)) return open();
+  const reach = new Reachability({log, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs});
+  return reach.call('open the database', open, signal);
+}
+
 export function listenCommand(state: CliState): Command {
   return new Command('listen')
     .description('run listeners for the named steps (default: all) until stopped')
@@ -59,34 +71,46 @@ export function listenCommand(state: CliState): Command {
       const global = globals(command);
       const config = readConfig(global, io);
       const log = makeLogger(config, global, io);
-      await withStore(config, async (store) => {
-        const {runner, summary} = await runSteps(config, store, log, io, {names, once: options.once});
-        let signals = 0;
-        const onSignal = (signal: NodeJS.Signals): void => {
-          signals++;
-          if (signals === 1) {
-            log.info('stopping: finishing running steps', {signal, timeoutMs: config.listen.stopTimeoutMs});
-            void runner.stop(config.listen.stopTimeoutMs);
-          } else {
-            log.warn('stopping now: running steps aborted', {signal});
-            state.exitCode = 1;
-            runner.abort();
-          }
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
+      // A daemon waits for its server: SIGINT/SIGTERM while waiting exits 0, as when running.
+      const waiting = new AbortController();
+      let signals = 0;
+      let runner: Runner | undefined;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        signals++;
+        if (!runner) {
+          waiting.abort();
+        } else if (signals === 1) {
+          log.info('stopping: finishing running steps', {signal, timeoutMs: config.listen.stopTimeoutMs});
+          void runner.stop(config.listen.stopTimeoutMs);
+        } else {
+          log.warn('stopping now: running steps aborted', {signal});
+          state.exitCode = 1;
+          runner.abort();
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        // --once is a batch command: an unreachable server fails it at once, with one line.
+        const store = options.once ? await openStore({...config.database, share: true}) : await openWhenReachable(config, log, waiting.signal);
+        if (!store) return;
         try {
+          const run = await runSteps(config, store, log, io, {names, once: options.once});
+          runner = run.runner;
+          if (signals > 0) void runner.stop(config.listen.stopTimeoutMs);
           log.info('listening', {steps: runner.stepListeners.map((l) => l.step.name), database: store.location});
-          const result = await summary;
+          const result = await run.summary;
           if (options.once) {
             for (const failure of result.failed) io.err(`failed: ${failure.id} at ${failure.step}: ${failure.entry.error?.message ?? 'unknown error'}`);
             io.err(`${result.completed} steps completed, ${result.failed.length} documents failed`);
             if (result.failed.length > 0) state.exitCode = 1;
           }
         } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          await store.close();
         }
-      }, {share: true});
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     });
 }

@@ -5,3 +5,4 @@ export {updateDocument, type UpdateOptions} from './update.js';
 export {ClaimLostError} from './claim.js';
 export type {ChainStep, Step, StepContext} from './step.js';
 export {resolveConflicts} from './conflicts.js';
+export {Reachability, type ReachabilityOptions} from './reachability.js';
