@@ -15,7 +15,7 @@ import {backends, tempFolder} from './helpers/backends.js';
 import {allDataDocs, completions, drain, simulateAndRegister} from './helpers/chain.js';
 import {findFreePort} from './helpers/couch-server.js';
 import {fingerprintOf, generateKey, startSshd, type Sshd} from './helpers/sshd.js';
-import {workspace} from './helpers/workspace.js';
+import {chainIni, workspace} from './helpers/workspace.js';
 
 const run = promisify(execFile);
 let sshd: Sshd;
@@ -435,33 +435,10 @@ test('an aborted transfer settles at once with the abort reason and closes its s
 
 /** edw.ini step sections: move_to_sps over SFTP to the fixture, then the two processing steps. */
 function sftpChainIni(settings: Record<string, string | number>): string {
-  const lines = Object.entries({
+  return chainIni({
     transport: 'sftp', host: sshd.host, port: sshd.port, user: sshd.user, key_file: sshd.userKeyFile,
-    known_hosts_file: sshd.knownHostsFile, target_dir: 'sps', ...settings,
-  }).map(([k, v]) => `${k} = ${v}`);
-  return `
-[step.move_to_sps]
-after = new
-kind = move_to_sps
-${lines.join('\n')}
-concurrency = 4
-attempts = 2
-timeout = 30s
-[step.signal_processing]
-after = move_to_sps
-kind = signal_processing
-output_dir = processed
-concurrency = 2
-attempts = 2
-timeout = 30s
-[step.ingest_detections]
-after = signal_processing
-kind = ingest_detections
-threshold = 50
-concurrency = 2
-attempts = 2
-timeout = 30s
-`;
+    known_hosts_file: sshd.knownHostsFile, ...settings,
+  });
 }
 
 for (const backend of backends) {

@@ -24,19 +24,14 @@ export interface WorkspaceOptions {
   lease?: string;
 }
 
-export async function workspace(t: ExecutionContext, options: WorkspaceOptions = {}): Promise<Workspace> {
-  const dir = await mkdtemp(join(tmpdir(), 'edw-ws-'));
-  const stores: Store[] = [];
-  t.teardown(async () => {
-    for (const store of stores) await store.close().catch(() => {});
-    await rm(dir, {recursive: true, force: true});
-  });
-  await mkdir(join(dir, 'raw'), {recursive: true});
-  const steps = options.ini?.includes('[step.') ? '' : `
+/** The three-step chain as edw.ini sections, with extra settings for move_to_sps (e.g. an SFTP transport). */
+export function chainIni(moveSettings: Record<string, string | number> = {}): string {
+  const move = Object.entries({target_dir: 'sps', ...moveSettings}).map(([k, v]) => `${k} = ${v}`).join('\n');
+  return `
 [step.move_to_sps]
 after = new
 kind = move_to_sps
-target_dir = sps
+${move}
 concurrency = 4
 attempts = 2
 timeout = 30s
@@ -55,6 +50,17 @@ concurrency = 2
 attempts = 2
 timeout = 30s
 `;
+}
+
+export async function workspace(t: ExecutionContext, options: WorkspaceOptions = {}): Promise<Workspace> {
+  const dir = await mkdtemp(join(tmpdir(), 'edw-ws-'));
+  const stores: Store[] = [];
+  t.teardown(async () => {
+    for (const store of stores) await store.close().catch(() => {});
+    await rm(dir, {recursive: true, force: true});
+  });
+  await mkdir(join(dir, 'raw'), {recursive: true});
+  const steps = options.ini?.includes('[step.') ? '' : chainIni();
   const configPath = join(dir, 'edw.ini');
   await writeFile(configPath, `[database]
 url = ${options.databaseUrl ?? './db'}
