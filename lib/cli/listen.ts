@@ -42,7 +42,7 @@ export async function runSteps(config: Config, store: Store, log: Logger, io: Io
     runner.on('progress', () => {
       const p = runner.progress;
       const total = Object.values(p.completed).reduce((a, b) => a + b, 0);
-      progress.update(`${Object.entries(p.completed).map(([s, n]) => `${s} ${n}`).join(' · ')} · running ${p.running} · failed ${p.failed} · ${rate(total, started)}`);
+      progress.update(`${Object.entries(p.completed).map(([s, n]) => `${s} ${n}`).join(' · ')} · in hand ${p.running} · failed ${p.failed} · ${rate(total, started)}`);
     });
     return {runner, summary: runner.run().finally(() => progress.done())};
   }

@@ -35,6 +35,7 @@ export interface RunSummary {
 export interface Progress {
   completed: Record<string, number>;
   failed: number;
+  /** Documents queued or running in this process's listeners. */
   running: number;
 }
 
