@@ -1,4 +1,5 @@
 import {readPulses, type PulseRecord} from '../lib/dsp/index.js';
+import {DESIGN} from '../lib/design/index.js';
 import {StepError} from '../lib/errors/index.js';
 import type {Step} from '../lib/runtime/index.js';
 import type {Doc, Store} from '../lib/store/index.js';
@@ -75,7 +76,7 @@ export const ingestDetections: Step = {
       }
     }
     if (batch.length > 0) await writeBatch(store, batch, signal, counts);
-    const earlier = await store.query({design: 'edw', view: 'detections_by_source', key: doc._id, reduce: false, signal});
+    const earlier = await store.query({design: DESIGN, view: 'detections_by_source', key: doc._id, reduce: false, signal});
     const stale = earlier.rows.map((row) => row.id!).filter((id) => !produced.has(id));
     let removed = 0;
     if (stale.length > 0) {

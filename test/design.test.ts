@@ -1,7 +1,7 @@
 import test from 'ava';
 import {parse} from 'acorn';
 import {compileDesignDocs, designFunctions, DESIGN_DOCS_DIR, diffDesignDoc, type DesignDoc} from '../lib/design/index.js';
-import {stageOf, type DataFileDoc} from '../lib/pipeline/index.js';
+import {stageOf, viewStateOf, type DataFileDoc} from '../lib/pipeline/index.js';
 
 const [design] = (await compileDesignDocs(DESIGN_DOCS_DIR)) as [DesignDoc];
 
@@ -65,6 +65,9 @@ test('the stage view marks bad, failed and retrying documents in the key', (t) =
   t.deepEqual(emitted({...seedDoc, edw: {failed: {step: 'signal_processing'}}}, 'stage')[0], [['move_to_sps', 'failed', seedDoc._id], 'signal_processing']);
   t.deepEqual(emitted({...seedDoc, edw: {retry: {step: 'signal_processing', next: 5}}}, 'stage')[0], [['move_to_sps', 'retry', seedDoc._id], 5]);
   t.is(emitted({_id: 'det', type: 'detection', time: 1}, 'stage').length, 0);
+  for (const doc of [{...seedDoc, status: 'bad'}, {...seedDoc, edw: {failed: {step: 's'}}}, {...seedDoc, edw: {retry: {step: 's', next: 5}}}, seedDoc]) {
+    t.is((emitted(doc, 'stage')[0]![0] as string[])[1], viewStateOf(doc as DataFileDoc), 'viewStateOf follows the view');
+  }
 });
 
 test('the stage filter passes good documents at the asked stage only', (t) => {

@@ -1,4 +1,5 @@
 import {ConfigError} from '../errors/index.js';
+import {DESIGN} from '../design/index.js';
 import type {Doc, Store} from '../store/index.js';
 
 /** Read a time given as epoch seconds or an ISO 8601 date into epoch seconds. */
@@ -11,6 +12,6 @@ export function parseTime(value: string, option: string): number {
 
 /** Detection documents with `from <= time <= to` (epoch seconds), in time order. */
 export async function findDetections(store: Store, from: number, to: number, limit?: number): Promise<Doc[]> {
-  const result = await store.query({design: 'edw', view: 'detections', startkey: from, endkey: to, includeDocs: true, ...(limit ? {limit} : {})});
+  const result = await store.query({design: DESIGN, view: 'detections', startkey: from, endkey: to, includeDocs: true, ...(limit ? {limit} : {})});
   return result.rows.map((row) => row.doc).filter((doc): doc is Doc => !!doc);
 }

@@ -1,5 +1,6 @@
 import {ConfigError, NotFoundError} from '../errors/index.js';
-import {isDataFile, stageOf, type DataFileDoc} from '../pipeline/index.js';
+import {DESIGN} from '../design/index.js';
+import {isDataFile, stageOf, viewStateOf, type DataFileDoc} from '../pipeline/index.js';
 import type {Store} from '../store/index.js';
 
 export interface ListOptions {
@@ -13,14 +14,6 @@ export interface ListOptions {
   after?: string;
 }
 
-/** The state part of a document's stage-view key (same rule as design-docs/edw/views/stage/map.js). */
-function stateOf(doc: DataFileDoc): string {
-  if (doc.status !== 'good') return 'bad';
-  if (doc.edw?.failed) return 'failed';
-  if (doc.edw?.retry) return 'retry';
-  return 'ready';
-}
-
 /** Documents at a stage, in view order (state, then id); `after` continues from a previous page. */
 export async function listDocuments(store: Store, options: ListOptions): Promise<DataFileDoc[]> {
   const limit = options.limit ?? 100;
@@ -30,12 +23,12 @@ export async function listDocuments(store: Store, options: ListOptions): Promise
     const doc = await store.get(options.after);
     if (!isDataFile(doc)) throw new NotFoundError(`--after ${options.after}: no such data-file document`);
     if (stageOf(doc) !== options.stage) throw new ConfigError(`--after ${options.after}: that document is at stage ${stageOf(doc)}, not ${options.stage}`);
-    startkey = [options.stage, stateOf(doc), doc._id];
+    startkey = [options.stage, viewStateOf(doc), doc._id];
   }
   const out: DataFileDoc[] = [];
   for (;;) {
     const page = Math.max(limit - out.length, 50);
-    const result = await store.query({design: 'edw', view: 'stage', reduce: false, includeDocs: true, limit: page + 1, startkey, endkey});
+    const result = await store.query({design: DESIGN, view: 'stage', reduce: false, includeDocs: true, limit: page + 1, startkey, endkey});
     const rows = result.rows.filter((row) => JSON.stringify(row.key) !== JSON.stringify(startkey));
     for (const row of rows) {
       const doc = row.doc;

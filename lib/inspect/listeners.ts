@@ -1,4 +1,5 @@
 import type {HeartbeatDoc} from '../runtime/index.js';
+import {DESIGN} from '../design/index.js';
 import type {Store} from '../store/index.js';
 
 export interface ListenerReport extends HeartbeatDoc {
@@ -8,7 +9,7 @@ export interface ListenerReport extends HeartbeatDoc {
 
 /** Every listener process that ever beat in this database, newest beat first, each marked alive, stale or stopped. */
 export async function listListeners(store: Store, now = Date.now()): Promise<ListenerReport[]> {
-  const result = await store.query({design: 'edw', view: 'listeners', includeDocs: true});
+  const result = await store.query({design: DESIGN, view: 'listeners', includeDocs: true});
   return result.rows
     .map((row) => row.doc as unknown as HeartbeatDoc)
     .filter((doc) => !!doc)

@@ -1,4 +1,5 @@
 import {NotFoundError} from '../errors/index.js';
+import {DESIGN} from '../design/index.js';
 import {isDataFile, type DataFileDoc} from '../pipeline/index.js';
 import {updateDocument} from '../runtime/index.js';
 import type {Store} from '../store/index.js';
@@ -23,6 +24,6 @@ export async function retryDocument(store: Store, id: string): Promise<RetryVerd
 
 /** Ids of documents failed for good at `step` (which follows stage `after`). */
 export async function failedAt(store: Store, step: string, after: string): Promise<string[]> {
-  const result = await store.query({design: 'edw', view: 'stage', startkey: [after, 'failed'], endkey: [after, 'failed', {}], reduce: false});
+  const result = await store.query({design: DESIGN, view: 'stage', startkey: [after, 'failed'], endkey: [after, 'failed', {}], reduce: false});
   return result.rows.filter((row) => row.value === step).map((row) => row.id!);
 }

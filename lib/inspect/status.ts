@@ -1,4 +1,5 @@
 import type {Store} from '../store/index.js';
+import {DESIGN} from '../design/index.js';
 
 /** `edw status --json`: every data-file document counted once at its stage. */
 export interface StatusCounts {
@@ -21,7 +22,7 @@ export async function statusCounts(store: Store, steps: string[], now = Date.now
     status.failed[step] = 0;
     status.in_progress[step] = 0;
   }
-  const grouped = await store.query({design: 'edw', view: 'stage', reduce: true, groupLevel: 2});
+  const grouped = await store.query({design: DESIGN, view: 'stage', reduce: true, groupLevel: 2});
   const failedStages: string[] = [];
   for (const row of grouped.rows) {
     const [stage, state] = row.key as [string, string];
@@ -32,13 +33,13 @@ export async function statusCounts(store: Store, steps: string[], now = Date.now
     if (state === 'failed') failedStages.push(stage);
   }
   for (const stage of failedStages) {
-    const rows = await store.query({design: 'edw', view: 'stage', startkey: [stage, 'failed'], endkey: [stage, 'failed', {}], reduce: false});
+    const rows = await store.query({design: DESIGN, view: 'stage', startkey: [stage, 'failed'], endkey: [stage, 'failed', {}], reduce: false});
     for (const row of rows.rows) {
       const step = String(row.value);
       status.failed[step] = (status.failed[step] ?? 0) + 1;
     }
   }
-  const claims = await store.query({design: 'edw', view: 'claims'});
+  const claims = await store.query({design: DESIGN, view: 'claims'});
   for (const row of claims.rows) {
     if (typeof row.value === 'number' && row.value > now) {
       const step = String(row.key);

@@ -114,3 +114,14 @@ export function inputOf(doc: DataFileDoc, after: string): string | undefined {
   const entry = completedEntry(doc, after);
   return entry ? outputPath(entry) : undefined;
 }
+
+/**
+ * The state part of a document's stage-view key: `bad` (status not good), `failed` (failed for good),
+ * `retry` (waiting for its next try) or `ready`. Same rule as design-docs/edw/views/stage/map.js.
+ */
+export function viewStateOf(doc: DataFileDoc): 'bad' | 'failed' | 'retry' | 'ready' {
+  if (doc.status !== 'good') return 'bad';
+  if (doc.edw?.failed) return 'failed';
+  if (doc.edw?.retry) return 'retry';
+  return 'ready';
+}

@@ -1,4 +1,5 @@
 import {EventEmitter, setMaxListeners} from 'node:events';
+import {DESIGN} from '../design/index.js';
 import {hostname} from 'node:os';
 import PQueue from 'p-queue';
 import {errorMessage} from '../errors/index.js';
@@ -55,7 +56,6 @@ export interface StepEvent {
   entry: ProcessEntry;
 }
 
-const DESIGN = 'edw';
 
 /**
  * Runs one step: sweeps the stage view at start and when woken, follows the filtered feed, claims each

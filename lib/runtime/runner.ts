@@ -1,4 +1,5 @@
 import {EventEmitter} from 'node:events';
+import {DESIGN} from '../design/index.js';
 import {hostname} from 'node:os';
 import {randomBytes} from 'node:crypto';
 import {errorMessage} from '../errors/index.js';
@@ -157,7 +158,7 @@ export class Runner extends EventEmitter {
     for (const listener of this.stepListeners) {
       // 'ready' and 'retry' are adjacent keys, so one range counts both ('bad' and 'failed' sort before).
       const result = await this.#options.store.query({
-        design: 'edw', view: 'stage', startkey: [listener.step.after, 'ready'], endkey: [listener.step.after, 'retry', {}], reduce: true,
+        design: DESIGN, view: 'stage', startkey: [listener.step.after, 'ready'], endkey: [listener.step.after, 'retry', {}], reduce: true,
       });
       const waiting = Number(result.rows[0]?.value ?? 0);
       this.#options.log.debug('waiting at stage', {stage: listener.step.after, waiting});
