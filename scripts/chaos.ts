@@ -17,8 +17,7 @@
  * the completed entries is a step started again (after a kill, a lost lease, an outage or a retryable
  * failure). It is an upper bound: a listener killed between its claim and the step's start counts too.
  */
-import {spawn, type ChildProcess} from 'node:child_process';
-import {closeSync, existsSync, openSync, readFileSync} from 'node:fs';
+import {existsSync} from 'node:fs';
 import {mkdtemp, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {dirname, join, resolve} from 'node:path';
@@ -30,7 +29,9 @@ import {isCompleted, isDataFile, stageOf, type DataFileDoc} from '../lib/pipelin
 import {registerFiles} from '../lib/register/index.js';
 import {simulate} from '../lib/simulate/index.js';
 import {openStore} from '../lib/store/index.js';
-import {startCouchServer, type CouchServer} from '../test/helpers/couch-server.js';
+import {FeedWatcher} from './chaos/ledger.js';
+import {ListenerSlot} from './chaos/listener-slot.js';
+import {startCouchServer} from './support/couch-server.js';
 
 export interface ChaosOptions {
   /** Simulated data files (1 to 1000). @default 1000 */
@@ -91,164 +92,6 @@ function defaultBin(): string {
   // From dist/scripts/ the executable is a sibling; from the sources (tsx) it is under dist/.
   const candidates = [join(here, '../lib/cli/bin.js'), join(here, '../dist/lib/cli/bin.js')];
   return candidates.find((path) => existsSync(path)) ?? candidates[1]!;
-}
-
-/**
- * Every completed entry seen of each document, checked against each later revision: an entry missing
- * from a later revision (or a document deleted) is lost; two completed entries for one step and version
- * in any revision make a double completion.
- */
-export class EntryLedger {
-  /** Per document: completed entries seen (JSON of the entry). */
-  readonly #seen = new Map<string, Set<string>>();
-  /** `id entry-json` of each lost entry. */
-  readonly lost = new Set<string>();
-  /** Ids of documents that ever held two completed entries for one step and version. */
-  readonly doubles = new Set<string>();
-  /** Ids of documents seen at the final stage. */
-  readonly atFinal = new Set<string>();
-  /** Distinct completed entries seen. */
-  completions = 0;
-
-  constructor(readonly finalStage: string) {}
-
-  /** Whether the ledger tracks this document (it has held a `process` array). */
-  tracks(id: string): boolean {
-    return this.#seen.has(id);
-  }
-
-  /** Check one revision of a document against everything seen of it before. */
-  observe(id: string, doc: DataFileDoc | undefined, deleted: boolean): void {
-    let known = this.#seen.get(id);
-    if (!known) this.#seen.set(id, (known = new Set()));
-    const present = new Set<string>();
-    if (doc && !deleted && isDataFile(doc)) {
-      const perStep = new Map<string, number>();
-      for (const entry of doc.process) {
-        if (!isCompleted(entry)) continue;
-        const key = JSON.stringify(entry);
-        const step = `${entry.name}|${entry.version ?? ''}`;
-        present.add(key);
-        perStep.set(step, (perStep.get(step) ?? 0) + 1);
-        if (!known.has(key)) {
-          known.add(key);
-          this.completions++;
-        }
-      }
-      if ([...perStep.values()].some((n) => n > 1)) this.doubles.add(id);
-      if (stageOf(doc) === this.finalStage) this.atFinal.add(id);
-    }
-    for (const key of known) if (!present.has(key)) this.lost.add(`${id} ${key}`);
-  }
-}
-
-/** Follows the database's `_changes` (include_docs) from 0 until stopped, through server restarts, into a ledger. */
-class FeedWatcher {
-  readonly ledger = new EntryLedger(FINAL);
-  #since = '0';
-  #stopped = false;
-  #loop: Promise<void> | undefined;
-  readonly #server: CouchServer;
-  readonly #db: string;
-  readonly #onProgress: () => void;
-
-  constructor(server: CouchServer, db: string, onProgress: () => void) {
-    this.#server = server;
-    this.#db = db;
-    this.#onProgress = onProgress;
-  }
-
-  start(): void {
-    this.#loop = this.#run();
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    await this.#loop;
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#stopped) {
-      try {
-        // A normal feed polled, not a long-poll: pouchdb-server holds an idle long-poll past its timeout,
-        // which would hold up stop().
-        const query = `include_docs=true&limit=500&since=${encodeURIComponent(this.#since)}`;
-        const {status, body} = await this.#server.request('GET', `${encodeURIComponent(this.#db)}/_changes?${query}`);
-        if (status !== 200) throw new Error(`_changes answered HTTP ${status}`);
-        for (const change of body.results as Array<{id: string; deleted?: boolean; doc?: DataFileDoc}>) {
-          if (change.id.startsWith('_design/') || (!(change.doc && 'process' in change.doc) && !this.ledger.tracks(change.id))) continue;
-          this.ledger.observe(change.id, change.doc, !!change.deleted);
-        }
-        this.#since = typeof body.last_seq === 'string' ? body.last_seq : JSON.stringify(body.last_seq);
-        if (body.results.length > 0) this.#onProgress();
-        else await delay(100);
-      } catch {
-        // The server is down or restarting: look again soon; the position is kept.
-        await delay(200);
-      }
-    }
-  }
-}
-
-/** One `edw listen STEP` slot: a process that the run kills and starts again. */
-class ListenerSlot {
-  child: ChildProcess | undefined;
-  #exit: Promise<void> = Promise.resolve();
-  #killing = false;
-  /** Set by `stop()`: no more starts, whatever timer is pending. */
-  #closed = false;
-  unexpectedExits = 0;
-
-  constructor(readonly step: string, readonly index: number, readonly bin: string, readonly configPath: string,
-    readonly logPath: string, readonly env: NodeJS.ProcessEnv, readonly note: (line: string) => void) {}
-
-  start(): void {
-    if (this.#closed || this.child) return;
-    const log = openSync(this.logPath, 'a');
-    const child = spawn(process.execPath, [this.bin, 'listen', this.step, '--config', this.configPath],
-      {env: {...process.env, ...this.env}, stdio: ['ignore', log, log]});
-    closeSync(log);
-    this.child = child;
-    this.#exit = new Promise((resolveExit) => child.once('exit', (code, signal) => {
-      if (!this.#killing && this.child === child) {
-        // `edw listen` started while the server is down exits 1 at once ('cannot reach the database'):
-        // the run starts it again, as a service manager would.
-        this.unexpectedExits++;
-        const last = readFileSync(this.logPath, 'utf8').trim().split('\n').pop() ?? '';
-        this.note(`chaos: listener ${this.step}#${this.index} (pid ${child.pid}) exited by itself (${code ?? signal}): ${last.slice(0, 300)}; starting it again`);
-        this.child = undefined;
-        setTimeout(() => this.child === undefined && !this.#killing && this.start(), 500);
-      }
-      resolveExit();
-    }));
-  }
-
-  async kill(signal: NodeJS.Signals, options: {final?: boolean} = {}): Promise<void> {
-    if (options.final) this.#closed = true;
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    this.#killing = true;
-    try {
-      child.kill(signal);
-      await this.#exit;
-    } finally {
-      this.#killing = false;
-      this.child = undefined;
-    }
-  }
-
-  /** SIGTERM (a graceful stop), SIGKILL after `timeoutMs`. */
-  async stop(timeoutMs: number): Promise<void> {
-    this.#closed = true;
-    const child = this.child;
-    if (!child) return;
-    this.#killing = true;
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.kill('SIGTERM');
-    await this.#exit;
-    clearTimeout(timer);
-    this.child = undefined;
-  }
 }
 
 function edwIni(databaseUrl: string, dir: string, leaseMs: number): string {
@@ -315,7 +158,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     const started = Date.now();
     const deadline = started + o.deadlineSeconds * 1000;
     let wake: () => void = () => {};
-    watcher = new FeedWatcher(server, dbName, () => wake());
+    watcher = new FeedWatcher(server, dbName, FINAL, () => wake());
     watcher.start();
     for (const step of STEPS) {
       for (let i = 0; i < o.listenersPerStep; i++) {

@@ -1,6 +1,7 @@
 import test from 'ava';
 import type {DataFileDoc, ProcessEntry} from '../lib/pipeline/index.js';
-import {EntryLedger, formatReport, runChaos} from '../scripts/chaos.js';
+import {formatReport, runChaos} from '../scripts/chaos.js';
+import {EntryLedger} from '../scripts/chaos/ledger.js';
 import {BIN} from './helpers/cli.js';
 
 const done = (name: string, started: string): ProcessEntry => ({name, status: 'done', version: '1', started, finished: started, attempt: 1});

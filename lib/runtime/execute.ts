@@ -28,7 +28,7 @@ export interface ExecuteOptions {
 
 /** Run a step once on a document and describe the attempt as a process entry (status done or failed). */
 export async function executeStep(options: ExecuteOptions): Promise<{entry: ProcessEntry; retryable: boolean; interrupted?: Interruption}> {
-  const {step, doc, attempt} = options;
+  const {step} = options;
   // One signal for the step: the runtime's interruptions, and its own timeout.
   const control = new AbortController();
   const unlink = options.signals.map((source) => {
