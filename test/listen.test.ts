@@ -112,6 +112,35 @@ test('with [log] format = json every step line is one JSON object naming the doc
   }
 });
 
+test('SIGTERM in the middle of a step lets it finish, records it once, releases the claim and exits 0', async (t) => {
+  const release = join(await (await import('node:fs/promises')).mkdtemp(join((await import('node:os')).tmpdir(), 'edw-release-')), 'go');
+  const wait = `const fs=require('fs');const t=setInterval(()=>{if(fs.existsSync(process.argv[1])){clearInterval(t);console.log('{}')}},20)`;
+  const ws = await workspace(t, {ini: `
+[step.slow]
+after = new
+command = '${process.execPath} -e "${wait}" ${release}'
+version = 1
+`});
+  await edw('--config', ws.configPath, 'init');
+  const sim = await simulate({outDir: join(ws.dir, 'raw'), files: 1, events: 2});
+  await edw('--config', ws.configPath, 'register', ...sim.files);
+  const listener = spawnEdw(['--config', ws.configPath, 'listen'], {EDW_LOG_LEVEL: 'debug'});
+  t.teardown(() => listener.child.kill('SIGKILL'));
+  await listener.waitFor(/step started step=slow/);
+  listener.child.kill('SIGTERM');
+  await listener.waitFor(/stopping: finishing running steps/);
+  await writeFile(release, '');
+  t.deepEqual(await listener.exit, {code: 0, signal: null}, listener.stderr.join('\n'));
+  t.true(listener.stderr.some((l) => /step done step=slow/.test(l)));
+  const doc = JSON.parse((await edw('--config', ws.configPath, 'show', 'ma22a000_000', '--json')).out.join('\n')) as {process: Array<{name: string; status: string}>; edw?: {claim?: unknown}};
+  t.deepEqual(doc.process.map((e) => [e.name, e.status]), [['slow', 'done']]);
+  t.is(doc.edw?.claim, undefined);
+  // Started again, nothing runs twice (the saved position itself: 'a soft stop saves the feed position').
+  const again = spawnEdw(['--config', ws.configPath, 'listen', '--once'], {EDW_LOG_LEVEL: 'info'});
+  t.is((await again.exit).code, 0);
+  t.false(again.stderr.some((l) => /step started/.test(l)));
+});
+
 test('a second SIGTERM aborts running steps, gives their documents back and exits 1', async (t) => {
   const ws = await workspace(t, {ini: `
 [step.forever]

@@ -33,6 +33,8 @@ export interface ListenerOptions {
   pageSize?: number;
   /** Milliseconds since the epoch; for tests. @default Date.now */
   now?: () => number;
+  /** Shared with the process's other listeners, so an outage is logged once. @default one of its own */
+  reachability?: Reachability;
 }
 
 /** One listener's part of a heartbeat document. */
@@ -63,6 +65,7 @@ export interface StepEvent {
  * and saves its feed position once the changes before it are handled.
  *
  * Events: `started` (StepEvent without entry), `completed`, `retrying`, `failed` (StepEvent),
+ * `lost` (StepEvent without entry: another listener took the claim over, the result was dropped),
  * `idle` (no work queued or running after a feed page).
  */
 export class StepListener extends EventEmitter {
@@ -111,7 +114,9 @@ export class StepListener extends EventEmitter {
     }
     this.#queue = new PQueue({concurrency: options.step.concurrency});
     // After an outage the view is read again: changes made meanwhile may have been missed by the feed.
-    this.#reach = new Reachability({log: this.#log, backoffMs: Math.min(this.#backoffMs, 1000), maxBackoffMs: this.#maxBackoffMs, onBack: () => this.requestSweep()});
+    this.#reach = options.reachability ?? new Reachability({log: this.#log, backoffMs: Math.min(this.#backoffMs, 1000), maxBackoffMs: this.#maxBackoffMs});
+    this.#reach.setMaxListeners(0);
+    this.#reach.on('back', () => this.requestSweep());
     // Every running step and request listens to these: allow more than the default 10 listeners.
     setMaxListeners(0, this.#stopping.signal, this.#abortSteps.signal);
   }
@@ -338,6 +343,7 @@ export class StepListener extends EventEmitter {
 
     if (outcome.interrupted === 'claim-lost') {
       log.warn('claim lost, result dropped', {attempt});
+      this.emit('lost', {id: seen._id, step: this.step.name});
       return;
     }
     if (outcome.interrupted === 'stopped') {
@@ -356,8 +362,11 @@ export class StepListener extends EventEmitter {
     else if (outcome.retryable && attempt < this.step.attempts) {
       result = {kind: 'retry', attempts: attempt, next: this.#now() + backoffDelay(attempt, this.#backoffMs, this.#maxBackoffMs)};
     } else result = {kind: 'failed', attempts: attempt};
-    const recorded = await this.#record(seen._id, log, (doc) => withEntry(doc, token, this.#owner, entry, result));
-    if (!recorded) return;
+    const recorded = await this.#record(seen._id, log, (doc) => (hasEntry(doc, entry) ? null : withEntry(doc, token, this.#owner, entry, result)));
+    if (recorded !== 'recorded') {
+      if (recorded === 'lost') this.emit('lost', {id: seen._id, step: this.step.name});
+      return;
+    }
     const event: StepEvent = {id: seen._id, step: this.step.name, entry};
     this.#lastProgress = entry.finished ?? new Date().toISOString();
     if (result.kind === 'done') {
@@ -373,15 +382,20 @@ export class StepListener extends EventEmitter {
     }
   }
 
-  /** Write a change under the claim's token, through 409s and outages; false if the claim was lost. */
-  async #record(id: string, log: Logger, change: (doc: DataFileDoc | null) => DataFileDoc): Promise<boolean> {
+  /**
+   * Write a change under the claim's token, through 409s and outages: `lost` if another listener
+   * holds the claim now, `stopped` if a hard stop came first.
+   * `change` returns null when the document already shows the change: a write whose answer was lost
+   * (connection dropped after the server wrote it) is retried, meets a 409, and finds itself there.
+   */
+  async #record(id: string, log: Logger, change: (doc: DataFileDoc | null) => DataFileDoc | null): Promise<'recorded' | 'lost' | 'stopped'> {
     try {
       const written = await this.#whileReachable('record the result', () => updateDocument(this.#store, id, (doc) => change(doc as DataFileDoc | null)), this.#abortSteps.signal);
-      return written !== undefined;
+      return written === undefined ? 'stopped' : 'recorded';
     } catch (error) {
       if (error instanceof ClaimLostError) {
         log.warn('result refused: claim lost', {error: error.message});
-        return false;
+        return 'lost';
       }
       throw error;
     }
@@ -391,4 +405,11 @@ export class StepListener extends EventEmitter {
   #whileReachable<T>(what: string, call: () => Promise<T>, signal: AbortSignal = this.#stopSignal): Promise<T | undefined> {
     return this.#reach.call(what, call, signal);
   }
+}
+
+/** Whether this very entry (same step, attempt, host and times) is already in the document's history. */
+function hasEntry(doc: DataFileDoc | null, entry: ProcessEntry): boolean {
+  if (!doc || !Array.isArray(doc.process)) return false;
+  const wanted = JSON.stringify(entry);
+  return doc.process.some((e) => JSON.stringify(e) === wanted);
 }

@@ -1,3 +1,4 @@
+import {EventEmitter} from 'node:events';
 import {errorMessage, isRetryable} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
 import {backoffDelay, pause} from './backoff.js';
@@ -8,20 +9,22 @@ export interface ReachabilityOptions {
   backoffMs?: number;
   /** Cap on that delay. @default 60000 */
   maxBackoffMs?: number;
-  /** Called once when the database answers again after being unreachable. */
-  onBack?: () => void;
 }
 
 /**
  * Database calls that outlast outages: while the database is unreachable, a call is tried again
  * with capped backoff, and one line is logged when it goes away and one when it is back (not one
- * per try). Errors that cannot pass are thrown at once.
+ * per try). Errors that cannot pass are thrown at once. One instance per process (the Runner shares
+ * it between its listeners), so an outage is one pair of lines whatever the number of steps.
+ *
+ * Events: `back` once when the database answers again after being unreachable.
  */
-export class Reachability {
+export class Reachability extends EventEmitter {
   readonly #options: ReachabilityOptions;
   #down = false;
 
   constructor(options: ReachabilityOptions) {
+    super();
     this.#options = options;
   }
 
@@ -39,7 +42,7 @@ export class Reachability {
         if (this.#down) {
           this.#down = false;
           log.info('database reachable again');
-          this.#options.onBack?.();
+          this.emit('back');
         }
         return value;
       } catch (error) {

@@ -8,6 +8,7 @@ import type {Store} from '../store/index.js';
 import {StepListener, type ListenerOptions, type StepEvent} from './listener.js';
 import type {ChainStep} from './step.js';
 import {Heartbeat} from './heartbeat.js';
+import {Reachability} from './reachability.js';
 
 export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner'> {
   store: Store;
@@ -59,7 +60,8 @@ export class Runner extends EventEmitter {
     this.#options = options;
     const owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     const pollMs = options.once ? Math.min(options.pollMs ?? 30_000, 1000) : options.pollMs;
-    this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner}));
+    const reachability = new Reachability({log: options.log, backoffMs: Math.min(options.backoffMs ?? 1000, 1000), maxBackoffMs: options.maxBackoffMs});
+    this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner, reachability}));
     if (options.heartbeatMs !== 0) {
       this.#heartbeat = new Heartbeat({
         store: options.store, owner, log: options.log, intervalMs: options.heartbeatMs,

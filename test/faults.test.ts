@@ -1,0 +1,191 @@
+/**
+ * The runtime through the fault-injecting proxy (test/helpers/fault-proxy.ts), in front of the test
+ * server (pouchdb-server, or the CouchDB of EDW_TEST_COUCHDB_URL): opaque seqs, a feed that rewinds to
+ * 0, a silent feed, the database going away and coming back, 409 storms and 5xx answers. Every wait
+ * is on an event (a step event, a proxy count), never a sleep.
+ */
+import {once} from 'node:events';
+import {join} from 'node:path';
+import {Writable} from 'node:stream';
+import test, {type ExecutionContext} from 'ava';
+import {createLogger, type Logger} from '../lib/log/index.js';
+import type {DataFileDoc} from '../lib/pipeline/index.js';
+import {registerFiles} from '../lib/register/index.js';
+import {Runner, type StepEvent} from '../lib/runtime/index.js';
+import {simulate} from '../lib/simulate/index.js';
+import {openStore, type Store} from '../lib/store/index.js';
+import {loadSteps} from '../listeners/index.js';
+import {allDataDocs, completions} from './helpers/chain.js';
+import {testServer} from './helpers/backends.js';
+import {startFaultProxy, type FaultProxy, type FaultProxyOptions} from './helpers/fault-proxy.js';
+import {workspace, type Workspace} from './helpers/workspace.js';
+
+interface Setup {
+  proxy: FaultProxy;
+  ws: Workspace;
+  /** The database through the proxy. */
+  store: Store;
+  /** The same database straight to the server, for writes the faults must not touch. */
+  direct: Store;
+}
+
+async function throughProxy(t: ExecutionContext, options: FaultProxyOptions = {}): Promise<Setup> {
+  const server = await testServer();
+  const proxy = await startFaultProxy(server.url, options);
+  t.teardown(() => proxy.close());
+  const directUrl = server.databaseUrl('edw-faults');
+  t.teardown(() => server.deleteDatabase(directUrl));
+  const ws = await workspace(t, {databaseUrl: proxy.databaseUrl(directUrl)});
+  const store = await ws.open();
+  const direct = await openStore({url: directUrl});
+  t.teardown(() => direct.close());
+  return {proxy, ws, store, direct};
+}
+
+/** Lines logged, for tests that count them. */
+function memoryLogger(): {log: Logger; lines: string[]} {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  return {log: createLogger({level: 'info', stream}), lines};
+}
+
+/** A running (not once) runner over the chain, with every step start and completion recorded. */
+async function startRunner(t: ExecutionContext, setup: Setup, log?: Logger): Promise<{run: Runner; started: StepEvent[]; completed: StepEvent[]; done: Promise<unknown>}> {
+  const {ws, store} = setup;
+  const run = new Runner({
+    store, steps: await loadSteps(ws.config.steps), log: log ?? memoryLogger().log, heartbeatMs: 0,
+    leaseMs: ws.config.listen.leaseMs, pollMs: ws.config.listen.pollMs, backoffMs: ws.config.listen.backoffMs, maxBackoffMs: ws.config.listen.maxBackoffMs,
+  });
+  const started: StepEvent[] = [];
+  const completed: StepEvent[] = [];
+  for (const listener of run.stepListeners) {
+    listener.on('started', (e: StepEvent) => started.push(e));
+    listener.on('completed', (e: StepEvent) => {
+      completed.push(e);
+      run.emit('step-completed');
+    });
+  }
+  const done = run.run();
+  t.teardown(async () => {
+    await run.stop(1000);
+    await done.catch(() => undefined);
+  });
+  return {run, started, completed, done};
+}
+
+/** Resolves once every one of `ids` completed the last step of the chain. */
+async function untilThrough(run: Runner, completed: StepEvent[], ids: string[], lastStep = 'ingest_detections'): Promise<void> {
+  const through = (): boolean => ids.every((id) => completed.some((e) => e.id === id && e.step === lastStep));
+  while (!through()) await once(run, 'step-completed');
+}
+
+async function registerNew(setup: Setup, store: Store, files: number, first: number): Promise<string[]> {
+  // A run name per batch keeps the documents' ids apart.
+  const sim = await simulate({outDir: join(setup.ws.dir, 'raw', `batch-${first}`), files, events: 2, seed: first + 1, run: `ma22a${String(first).padStart(3, '0')}`});
+  return (await registerFiles({store, paths: sim.files, settleMs: 0})).created;
+}
+
+function assertOnceEach(t: ExecutionContext, docs: DataFileDoc[]): void {
+  for (const doc of docs) t.deepEqual(completions(doc), {move_to_sps: 1, signal_processing: 1, ingest_detections: 1}, doc._id);
+}
+
+test('with opaque seq strings the chain completes, the saved feed position is the server\'s string, and a restart resumes from it', async (t) => {
+  const setup = await throughProxy(t);
+  const ids = await registerNew(setup, setup.store, 6, 0);
+  const first = await startRunner(t, setup);
+  await untilThrough(first.run, first.completed, ids);
+  await first.run.stop();
+  const saved = await setup.direct.getLocal(`edw-feed-move_to_sps-${(await import('node:os')).hostname()}`);
+  t.true(setup.proxy.isOpaqueSeq(saved?.seq), `saved position ${JSON.stringify(saved?.seq)} is the proxy's opaque string`);
+
+  const resumedBefore = setup.proxy.counts.opaqueSinces;
+  const more = await registerNew(setup, setup.direct, 4, 100);
+  const second = await startRunner(t, setup);
+  await untilThrough(second.run, second.completed, more);
+  t.true(setup.proxy.counts.opaqueSinces > resumedBefore, 'the restarted listener read the feed from its saved opaque position');
+  t.is(second.started.filter((e) => ids.includes(e.id)).length, 0, 'nothing done before the restart ran again');
+  assertOnceEach(t, await allDataDocs(setup.direct, [...ids, ...more]));
+});
+
+test('a feed that rewinds to 0 costs a re-read, not a step: nothing runs twice and new files still go through', async (t) => {
+  const setup = await throughProxy(t);
+  const ids = await registerNew(setup, setup.store, 8, 0);
+  const {run, started, completed} = await startRunner(t, setup);
+  await untilThrough(run, completed, ids);
+  // Every listener's next feed request is answered from 0, with seqs it has never seen.
+  setup.proxy.rewindFeeds(3);
+  await setup.proxy.waitFor('rewound', 3);
+  const more = await registerNew(setup, setup.direct, 4, 200);
+  await untilThrough(run, completed, more);
+  t.is(started.length, 3 * (ids.length + more.length), 'each step started once per document');
+  assertOnceEach(t, await allDataDocs(setup.direct, [...ids, ...more]));
+});
+
+test('a feed held open and silent (headers and heartbeats, no body) is given up and reopened, and the change behind it is handled', async (t) => {
+  const setup = await throughProxy(t);
+  const {run, completed} = await startRunner(t, setup);
+  // Wait for the listeners to sit in their long-polls, then hold the next one of each silent.
+  await setup.proxy.waitFor('forwarded', 1);
+  setup.proxy.silenceFeeds(3, {heartbeatMs: 100});
+  await setup.proxy.waitFor('held', 3);
+  const ids = await registerNew(setup, setup.direct, 2, 300);
+  await untilThrough(run, completed, ids);
+  t.true(setup.proxy.counts.heldClosedByClient >= 3, 'each held connection was given up by the listener');
+  assertOnceEach(t, await allDataDocs(setup.direct, ids));
+});
+
+test('the database going away and coming back: logged once each way, and work registered meanwhile is done', async (t) => {
+  const setup = await throughProxy(t);
+  const {log, lines} = memoryLogger();
+  const before = await registerNew(setup, setup.store, 3, 0);
+  const {run, completed} = await startRunner(t, setup, log);
+  await untilThrough(run, completed, before);
+  setup.proxy.down();
+  // Files arrive while the listeners cannot reach the database; they keep trying.
+  const during = await registerNew(setup, setup.direct, 3, 400);
+  await setup.proxy.waitFor('refused', 8);
+  setup.proxy.up();
+  await untilThrough(run, completed, during);
+  const away = lines.filter((l) => /database unreachable/.test(l));
+  const back = lines.filter((l) => /database reachable again/.test(l));
+  t.is(away.length, 1, away.join('\n'));
+  t.is(back.length, 1, back.join('\n'));
+  t.false(lines.some((l) => /listener stopped by an error/.test(l)));
+  assertOnceEach(t, await allDataDocs(setup.direct, [...before, ...during]));
+});
+
+test('a storm of 409s on one document delays it but it completes each step once, and the others are untouched', async (t) => {
+  const setup = await throughProxy(t);
+  const ids = await registerNew(setup, setup.store, 4, 0);
+  const stormy = ids[0]!;
+  const storm = setup.proxy.conflictOn(stormy, 30);
+  const {run, started, completed} = await startRunner(t, setup);
+  await untilThrough(run, completed, ids);
+  t.is(storm.hits, 30, 'every injected conflict was met');
+  t.is(started.length, 3 * ids.length, 'a conflict on a claim is not a second start');
+  assertOnceEach(t, await allDataDocs(setup.direct, ids));
+});
+
+test('5xx answers, dropped connections and lost answers on many requests: every step completes once', async (t) => {
+  const setup = await throughProxy(t);
+  const ids = await registerNew(setup, setup.direct, 6, 0);
+  let n = 0;
+  setup.proxy.events.on('request', () => n++);
+  const write = (r: {method: string; path: string}): boolean => r.method !== 'GET' && !r.path.includes('/_local/');
+  const faults = [
+    setup.proxy.inject({match: () => n % 6 === 0, status: 503, times: 40}),
+    setup.proxy.inject({match: () => n % 6 === 3, status: 500, times: 40}),
+    setup.proxy.inject({match: (r) => n % 7 === 0 && !r.path.endsWith('_changes'), status: 'drop', times: 10}),
+    // The server writes, the answer never comes: the writer must find out what happened.
+    setup.proxy.inject({match: (r) => n % 5 === 0 && write(r), status: 'lose-answer', times: 15}),
+  ];
+  const {run, completed} = await startRunner(t, setup);
+  await untilThrough(run, completed, ids);
+  t.true(faults.every((f) => f.hits > 0), `faults met: ${faults.map((f) => f.hits).join(', ')}`);
+  assertOnceEach(t, await allDataDocs(setup.direct, ids));
+});
