@@ -47,11 +47,12 @@ function memoryLogger(): {log: Logger; lines: string[]} {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
+      if (process.env.EDW_TEST_LOG) process.stderr.write(chunk);
       lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
       done();
     },
   });
-  return {log: createLogger({level: 'info', stream}), lines};
+  return {log: createLogger({level: process.env.EDW_TEST_LOG ? 'debug' : 'info', stream}), lines};
 }
 
 /** A running (not once) runner over the chain, with every step start and completion recorded. */
@@ -188,4 +189,28 @@ test('5xx answers, dropped connections and lost answers on many requests: every 
   await untilThrough(run, completed, ids);
   t.true(faults.every((f) => f.hits > 0), `faults met: ${faults.map((f) => f.hits).join(', ')}`);
   assertOnceEach(t, await allDataDocs(setup.direct, ids));
+});
+
+test('a filtered feed that returns no rows still moves the saved position on, from each answer\'s last_seq', async (t) => {
+  const setup = await throughProxy(t);
+  const {ws, store} = setup;
+  // Only the last step listens: nothing registered now reaches its stage, so its feed returns no rows.
+  const run = new Runner({
+    store, steps: await loadSteps(ws.config.steps.filter((s) => s.name === 'ingest_detections')), log: memoryLogger().log, heartbeatMs: 0,
+    pollMs: ws.config.listen.pollMs, leaseMs: ws.config.listen.leaseMs,
+  });
+  const done = run.run();
+  t.teardown(() => run.stop(1000));
+  await registerNew(setup, setup.direct, 5, 0);
+  const head = (await store.info()).updateSeq;
+  t.true(setup.proxy.isOpaqueSeq(head));
+  // The listener asks for changes after the head once it has read up to it.
+  while (true) {
+    const [request] = (await once(setup.proxy.events, 'request')) as [{path: string; query: URLSearchParams}];
+    if (request.path.endsWith('_changes') && request.query.get('since') === head) break;
+  }
+  await run.stop();
+  await done;
+  const saved = await setup.direct.getLocal(`edw-feed-ingest_detections-${(await import('node:os')).hostname()}`);
+  t.is(saved?.seq, head);
 });

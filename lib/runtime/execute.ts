@@ -1,5 +1,5 @@
 import {hostname} from 'node:os';
-import {errorMessage, isRetryable, StepError} from '../errors/index.js';
+import {errorMessage, isRetryable, StepError, UnavailableError} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
 import {inputOf, type DataFileDoc, type ProcessEntry, type StepResult} from '../pipeline/index.js';
 import type {Store} from '../store/index.js';
@@ -26,8 +26,17 @@ export interface ExecuteOptions {
   signals: AbortSignal[];
 }
 
+/** What one run of a step came to. */
+export interface StepOutcome {
+  entry: ProcessEntry;
+  retryable: boolean;
+  /** The step failed because the database itself could not be reached: not the step's fault. */
+  databaseUnreachable?: boolean;
+  interrupted?: Interruption;
+}
+
 /** Run a step once on a document and describe the attempt as a process entry (status done or failed). */
-export async function executeStep(options: ExecuteOptions): Promise<{entry: ProcessEntry; retryable: boolean; interrupted?: Interruption}> {
+export async function executeStep(options: ExecuteOptions): Promise<StepOutcome> {
   const {step} = options;
   // One signal for the step: the runtime's interruptions, and its own timeout.
   const control = new AbortController();
@@ -47,7 +56,7 @@ export async function executeStep(options: ExecuteOptions): Promise<{entry: Proc
   }
 }
 
-async function attemptStep(options: ExecuteOptions, signal: AbortSignal): Promise<{entry: ProcessEntry; retryable: boolean; interrupted?: Interruption}> {
+async function attemptStep(options: ExecuteOptions, signal: AbortSignal): Promise<StepOutcome> {
   const {step, doc, attempt} = options;
   const started = new Date();
   const base = {name: step.name, started: started.toISOString(), host: hostname(), version: step.version, attempt};
@@ -67,6 +76,8 @@ async function attemptStep(options: ExecuteOptions, signal: AbortSignal): Promis
     return {
       entry: {...base, status: 'failed', finished: new Date().toISOString(), error: {message, retryable, ...(detail ? {detail} : {})}},
       retryable,
+      // Only the store throws UnavailableError: the step's own reads or writes did not reach the database.
+      databaseUnreachable: !interrupted && error instanceof UnavailableError,
       ...(interrupted ? {interrupted} : {}),
     };
   }

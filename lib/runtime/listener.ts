@@ -359,7 +359,11 @@ export class StepListener extends EventEmitter {
     const {entry} = outcome;
     let result: Outcome;
     if (entry.status === 'done') result = {kind: 'done'};
-    else if (outcome.retryable && attempt < this.step.attempts) {
+    else if (outcome.databaseUnreachable) {
+      // The database, not the step, failed: recorded, tried again, but not counted against `attempts`
+      // (an outage must not fail files for good; the runtime's own calls wait it out the same way).
+      result = {kind: 'retry', attempts: attempt - 1, next: this.#now() + backoffDelay(attempt, this.#backoffMs, this.#maxBackoffMs)};
+    } else if (outcome.retryable && attempt < this.step.attempts) {
       result = {kind: 'retry', attempts: attempt, next: this.#now() + backoffDelay(attempt, this.#backoffMs, this.#maxBackoffMs)};
     } else result = {kind: 'failed', attempts: attempt};
     const recorded = await this.#record(seen._id, log, (doc) => (hasEntry(doc, entry) ? null : withEntry(doc, token, this.#owner, entry, result)));

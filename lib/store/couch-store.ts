@@ -221,10 +221,14 @@ export class CouchStore implements Store {
         ...(waitMs > 0 ? {deadlineMs: waitMs + Math.min(this.#longPollGraceMs, this.#requestTimeoutMs)} : {}),
       });
     } catch (error) {
-      // Nothing came within the wait (and the server did not answer its own timeout): an empty page,
-      // same position. The next poll opens a new connection, which also replaces a silent one.
-      if (waitMs > 0 && error instanceof UnavailableError && error.cause instanceof DeadlineError) return {results: [], lastSeq: params.since};
-      throw error;
+      if (!(waitMs > 0 && error instanceof UnavailableError && error.cause instanceof DeadlineError)) throw error;
+      // Nothing came within the wait and the server did not answer its own timeout (pouchdb-server
+      // never does; a connection left silent by a restarted server neither). A normal feed on a new
+      // connection answers at once, with the position the filter has scanned to: without it a
+      // filtered feed that matches nothing would never move its position on.
+      if (params.signal?.aborted) return {results: [], lastSeq: params.since};
+      const {timeout: _wait, ...normal} = qs;
+      page = await this.#request<Page>('read changes', {path: '_changes', qs: {...normal, feed: 'normal'}, signal: params.signal});
     }
     return {
       lastSeq: String(page.last_seq),

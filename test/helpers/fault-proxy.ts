@@ -190,7 +190,8 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
         body = undefined;
       }
     }
-    const seen: SeenRequest = {method: req.method ?? 'GET', path, query, body};
+    // A copy: the query forwarded may be changed below (seqs mapped back, a rewind).
+    const seen: SeenRequest = {method: req.method ?? 'GET', path, query: new URLSearchParams(query), body};
     events.emit('request', seen);
     const isChanges = /(^|\/)_changes$/.test(path);
 
