@@ -14,6 +14,7 @@ import {keepLease} from './lease.js';
 import {executeStep, StepInterrupted} from './execute.js';
 import type {ChainStep} from './step.js';
 import {updateDocument} from './update.js';
+import {WriteBatcher} from './batcher.js';
 
 export interface ListenerOptions {
   store: Store;
@@ -35,6 +36,8 @@ export interface ListenerOptions {
   now?: () => number;
   /** Shared with the process's other listeners, so an outage is logged once. @default one of its own */
   reachability?: Reachability;
+  /** Claims, renewals and results go out through it, in `_bulk_docs` batches. @default one of its own */
+  batcher?: WriteBatcher;
 }
 
 /** One listener's part of a heartbeat document. */
@@ -93,6 +96,7 @@ export class StepListener extends EventEmitter {
   #loop: Promise<void> | undefined;
   #checkpoints: Promise<void> = Promise.resolve();
   readonly #reach: Reachability;
+  readonly #write: (doc: Doc, signal?: AbortSignal) => Promise<string>;
   #since: string | undefined;
   #lastProgress: string | null = null;
   #stopped: Promise<void> | undefined;
@@ -116,6 +120,8 @@ export class StepListener extends EventEmitter {
     // After an outage the view is read again: changes made meanwhile may have been missed by the feed.
     this.#reach = options.reachability ?? new Reachability({log: this.#log, backoffMs: Math.min(this.#backoffMs, 1000), maxBackoffMs: this.#maxBackoffMs});
     this.#reach.setMaxListeners(0);
+    const batcher = options.batcher ?? new WriteBatcher({store: this.#store});
+    this.#write = (doc, signal) => batcher.put(doc, signal);
     this.#reach.on('back', () => this.requestSweep());
     // Every running step and request listens to these: allow more than the default 10 listeners.
     setMaxListeners(0, this.#stopping.signal, this.#abortSteps.signal);
@@ -321,7 +327,7 @@ export class StepListener extends EventEmitter {
       });
       claimed = {doc: next, token: claim.token, attempt: ready.attempt};
       return next;
-    }, {current: seen}));
+    }, {current: seen, write: this.#write}));
     if (!written || !claimed) {
       this.#worthTrying(last ?? {_id: seen._id});
       return;
@@ -331,7 +337,10 @@ export class StepListener extends EventEmitter {
     this.emit('started', {id: seen._id, step: this.step.name});
     log.info('step started', {attempt});
 
-    const lease = keepLease({store: this.#store, id: seen._id, token, owner: this.#owner, leaseMs: this.#leaseMs, now: this.#now, log});
+    // The latest revision this listener wrote: the base of renewals and of the result, so that none
+    // needs a read first (a 409 still reads, and re-decides on what it finds).
+    const held = {doc: claimed.doc};
+    const lease = keepLease({store: this.#store, held, write: this.#write, id: seen._id, token, owner: this.#owner, leaseMs: this.#leaseMs, now: this.#now, log});
     let outcome;
     try {
       outcome = await executeStep({
@@ -366,7 +375,7 @@ export class StepListener extends EventEmitter {
     } else if (outcome.retryable && attempt < this.step.attempts) {
       result = {kind: 'retry', attempts: attempt, next: this.#now() + backoffDelay(attempt, this.#backoffMs, this.#maxBackoffMs)};
     } else result = {kind: 'failed', attempts: attempt};
-    const recorded = await this.#record(seen._id, log, (doc) => (hasEntry(doc, entry) ? null : withEntry(doc, token, this.#owner, entry, result)));
+    const recorded = await this.#record(seen._id, held.doc, log, (doc) => (hasEntry(doc, entry) ? null : withEntry(doc, token, this.#owner, entry, result)));
     if (recorded !== 'recorded') {
       if (recorded === 'lost') this.emit('lost', {id: seen._id, step: this.step.name});
       return;
@@ -392,9 +401,10 @@ export class StepListener extends EventEmitter {
    * `change` returns null when the document already shows the change: a write whose answer was lost
    * (connection dropped after the server wrote it) is retried, meets a 409, and finds itself there.
    */
-  async #record(id: string, log: Logger, change: (doc: DataFileDoc | null) => DataFileDoc | null): Promise<'recorded' | 'lost' | 'stopped'> {
+  async #record(id: string, current: DataFileDoc, log: Logger, change: (doc: DataFileDoc | null) => DataFileDoc | null): Promise<'recorded' | 'lost' | 'stopped'> {
     try {
-      const written = await this.#whileReachable('record the result', () => updateDocument(this.#store, id, (doc) => change(doc as DataFileDoc | null)), this.#abortSteps.signal);
+      const written = await this.#whileReachable('record the result',
+        () => updateDocument(this.#store, id, (doc) => change(doc as DataFileDoc | null), {current, write: this.#write}), this.#abortSteps.signal);
       return written === undefined ? 'stopped' : 'recorded';
     } catch (error) {
       if (error instanceof ClaimLostError) {

@@ -9,6 +9,7 @@ import {StepListener, type ListenerOptions, type StepEvent} from './listener.js'
 import type {ChainStep} from './step.js';
 import {Heartbeat} from './heartbeat.js';
 import {Reachability} from './reachability.js';
+import {WriteBatcher} from './batcher.js';
 
 export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner'> {
   store: Store;
@@ -61,7 +62,9 @@ export class Runner extends EventEmitter {
     const owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     const pollMs = options.once ? Math.min(options.pollMs ?? 30_000, 1000) : options.pollMs;
     const reachability = new Reachability({log: options.log, backoffMs: Math.min(options.backoffMs ?? 1000, 1000), maxBackoffMs: options.maxBackoffMs});
-    this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner, reachability}));
+    // One batcher for the process: claims and results of every step share `_bulk_docs` requests.
+    const batcher = new WriteBatcher({store: options.store});
+    this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner, reachability, batcher}));
     if (options.heartbeatMs !== 0) {
       this.#heartbeat = new Heartbeat({
         store: options.store, owner, log: options.log, intervalMs: options.heartbeatMs,

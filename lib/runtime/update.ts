@@ -4,6 +4,11 @@ import type {Doc, Store} from '../store/index.js';
 export interface UpdateOptions {
   /** The copy already in hand; used for the first try instead of a read. */
   current?: Doc | null;
+  /**
+   * How to write: `store.put`, or a WriteBatcher's `put` (same contract) so that writes of many
+   * documents share requests. @default store.put
+   */
+  write?: (doc: Doc, signal?: AbortSignal) => Promise<string>;
   /** Give up after this many 409s in a row. @default 50 */
   maxConflicts?: number;
   signal?: AbortSignal;
@@ -21,7 +26,7 @@ export async function updateDocument(store: Store, id: string, change: (doc: Doc
     const next = change(current);
     if (!next) return null;
     try {
-      const rev = await store.put(next, options.signal);
+      const rev = await (options.write ? options.write(next, options.signal) : store.put(next, options.signal));
       return {...next, _rev: rev};
     } catch (error) {
       const stale = error instanceof ConflictError || (error instanceof ForbiddenError && (await isStale(store, id, next, options.signal)));
