@@ -35,6 +35,7 @@ export async function runSteps(config: Config, store: Store, log: Logger, io: Io
   const runner = new Runner({
     store, steps: await loadSteps(chosen), log, once: options.once,
     leaseMs: config.listen.leaseMs, pollMs: config.listen.pollMs, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs,
+    countsMs: config.listen.countsMs,
   });
   if (options.once) {
     const started = Date.now();

@@ -32,7 +32,7 @@ const KNOWN: Record<string, string[]> = {
   database: ['url', 'user', 'password', 'request_timeout'],
   log: ['level', 'format'],
   register: ['glob', 'settle', 'run_pattern', 'batch_size'],
-  listen: ['lease', 'poll', 'stop_timeout', 'backoff', 'max_backoff'],
+  listen: ['lease', 'poll', 'stop_timeout', 'backoff', 'max_backoff', 'counts'],
   cloudant: ['server', 'dbname', 'username', 'password', 'viewname'],
 };
 
@@ -215,6 +215,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       stopTimeoutMs: duration('listen', 'stop_timeout'),
       backoffMs: duration('listen', 'backoff'),
       maxBackoffMs: duration('listen', 'max_backoff'),
+      countsMs: duration('listen', 'counts'),
     },
     steps,
     notes,

@@ -38,6 +38,8 @@ export interface ListenConfig {
   backoffMs: number;
   /** Cap on the retry delay. */
   maxBackoffMs: number;
+  /** Interval between refreshes of the stage counts kept for `edw status` on PouchDB-based databases; 0 keeps none. */
+  countsMs: number;
 }
 
 export interface StepConfig {

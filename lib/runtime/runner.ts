@@ -8,6 +8,7 @@ import type {Store} from '../store/index.js';
 import {StepListener, type ListenerOptions, type StepEvent} from './listener.js';
 import type {ChainStep} from './step.js';
 import {Heartbeat} from './heartbeat.js';
+import {CountsKeeper} from './counts-keeper.js';
 import {Reachability} from './reachability.js';
 import {WriteBatcher} from './batcher.js';
 
@@ -25,6 +26,11 @@ export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner'> {
   once?: boolean;
   /** Milliseconds between heartbeat writes; 0 writes none. @default 10000 */
   heartbeatMs?: number;
+  /**
+   * Milliseconds between refreshes of the stage counts `edw status` reads on PouchDB and
+   * pouchdb-server (see CountsKeeper); 0 keeps none. @default 2000
+   */
+  countsMs?: number;
 }
 
 export interface RunSummary {
@@ -55,6 +61,7 @@ export class Runner extends EventEmitter {
   #onceTimer: NodeJS.Timeout | undefined;
   #errors: unknown[] = [];
   readonly #heartbeat: Heartbeat | undefined;
+  readonly #counts: CountsKeeper | undefined;
 
   constructor(options: RunnerOptions) {
     super();
@@ -71,6 +78,7 @@ export class Runner extends EventEmitter {
         state: () => ({listeners: this.stepListeners.map((l) => l.state), completed: this.#summary.completed, failed: this.#summary.failed.length}),
       });
     }
+    if (options.countsMs !== 0) this.#counts = new CountsKeeper({store: options.store, log: options.log, intervalMs: options.countsMs});
     for (const listener of this.stepListeners) {
       this.#completed[listener.step.name] = 0;
       listener.on('completed', (event: StepEvent) => {
@@ -104,6 +112,7 @@ export class Runner extends EventEmitter {
       };
       for (const listener of this.stepListeners) void listener.start();
       this.#heartbeat?.start();
+      void this.#counts?.start();
       if (this.#options.once) {
         // Besides idle events, look now and then: work held by another listener's claim ends by time.
         this.#onceTimer = setInterval(() => void this.#checkDrained(), 1000);
@@ -120,6 +129,7 @@ export class Runner extends EventEmitter {
       clearInterval(this.#onceTimer);
       await Promise.all(this.stepListeners.map((l) => l.stop(timeoutMs)));
       await this.#heartbeat?.stop();
+      await this.#counts?.stop();
       this.#finish?.();
     })();
     return this.#stopping;

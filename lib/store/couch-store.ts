@@ -35,6 +35,8 @@ interface RequestSpec {
   waitMs?: number;
   /** Deadline instead of requestTimeoutMs + waitMs. */
   deadlineMs?: number;
+  /** Ask the server's root, not the database. */
+  root?: boolean;
 }
 
 /** Split a database URL into a credential-free server URL, the database name and the credentials. */
@@ -78,6 +80,8 @@ export class CouchStore implements Store {
   readonly #controller = new AbortController();
   /** Whether this store created the database (in create()). */
   #created = false;
+  /** What the server's root says of it, asked once. */
+  #reductionsStored: Promise<boolean> | undefined;
 
   constructor(options: CouchStoreOptions) {
     const parsed = parseDatabaseUrl(options.url);
@@ -98,7 +102,7 @@ export class CouchStore implements Store {
     try {
       return await withDeadline([manyListeners(this.#controller.signal), spec.signal], spec.deadlineMs ?? this.#requestTimeoutMs + (spec.waitMs ?? 0), async (signal) => {
         const result = (await this.#nano.request({
-          db: this.#db, method: spec.method ?? 'get', path: spec.path, qs: spec.qs, body: spec.body, signal,
+          ...(spec.root ? {} : {db: this.#db}), method: spec.method ?? 'get', path: spec.path, qs: spec.qs, body: spec.body, signal,
         } as Nano.RequestOptions)) as T;
         // nano swallows a body that fails to parse (an aborted read among them) and resolves with ''.
         // Not aborted, it is a connection cut mid-answer (a server killed or restarted): an outage.
@@ -147,7 +151,14 @@ export class CouchStore implements Store {
 
   async info(signal?: AbortSignal): Promise<StoreInfo> {
     const info = await this.#request<{doc_count: number; update_seq: unknown}>('open database', {signal});
-    return {docCount: info.doc_count, updateSeq: String(info.update_seq)};
+    // CouchDB's root answers {"couchdb": "Welcome", ...}; pouchdb-server's {"express-pouchdb": ...}.
+    this.#reductionsStored ??= this.#request<Record<string, unknown>>('read the server', {root: true, signal})
+      .then((root) => 'couchdb' in root)
+      .catch((error: unknown) => {
+        this.#reductionsStored = undefined;
+        throw error;
+      });
+    return {docCount: info.doc_count, updateSeq: String(info.update_seq), reductionsStored: await this.#reductionsStored};
   }
 
   async get(id: string, options: GetOptions = {}): Promise<Doc | null> {

@@ -60,7 +60,7 @@ export class PouchStore implements Store {
   async info(): Promise<StoreInfo> {
     try {
       const info = await this.#db.info();
-      return {docCount: info.doc_count, updateSeq: String(info.update_seq)};
+      return {docCount: info.doc_count, updateSeq: String(info.update_seq), reductionsStored: false};
     } catch (error) {
       this.#fail(error, 'open database');
     }

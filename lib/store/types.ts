@@ -91,6 +91,12 @@ export interface StoreInfo {
   docCount: number;
   /** Opaque position of the latest change. */
   updateSeq: string;
+  /**
+   * Whether the server keeps view reductions in its index (CouchDB, Cloudant), so that a reduce over
+   * a whole view costs milliseconds. PouchDB, embedded or inside pouchdb-server, re-reads every row
+   * of the range on each reduce query.
+   */
+  reductionsStored: boolean;
 }
 
 /**

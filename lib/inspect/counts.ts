@@ -1,0 +1,123 @@
+import type {Store} from '../store/index.js';
+import {isDataFile, stageOf, viewStateOf, type DataFileDoc} from '../pipeline/index.js';
+
+/**
+ * Where every data-file document stands, kept from the changes feed in one `_local` document, for the
+ * databases that do not store view reductions (PouchDB, pouchdb-server): there a reduce over the stage
+ * view re-reads every row, seconds at 100,000 documents. Each document's place is kept by id, so that
+ * a change moves its count from the old place to the new one; the feed from the saved position brings
+ * the rest. Replays (a rewound feed, two keepers) apply the same places again and change nothing, so
+ * any number of processes may keep it; the last write wins, and a copy behind its peers only costs
+ * the next refresh more of the feed.
+ */
+export const COUNTS_ID = 'edw-counts';
+
+/** A document's place: its stage, the state of its stage-view key, and the step it failed at for good. */
+export interface Place {
+  stage: string;
+  state: 'bad' | 'failed' | 'retry' | 'ready';
+  failedStep?: string;
+}
+
+/** What the `_local` document holds (places as indexes into `places`, to keep it small). */
+interface CountsBody {
+  version: 1;
+  seq: string;
+  /** `stage\tstate\tfailedStep` of each place in use. */
+  places: string[];
+  docs: Record<string, number>;
+  /** Live claims: document id -> [step, lease end in epoch ms]. */
+  claims: Record<string, [string, number]>;
+}
+
+/** The places of every data-file document as of a feed position. */
+export class StageCounts {
+  readonly #docs = new Map<string, string>();
+  readonly #claims = new Map<string, [string, number]>();
+  seq: string;
+
+  constructor(seq = '0') {
+    this.seq = seq;
+  }
+
+  static fromBody(body: Record<string, unknown> | null): StageCounts {
+    const counts = new StageCounts();
+    if (!body || body.version !== 1 || typeof body.seq !== 'string') return counts;
+    const b = body as unknown as CountsBody;
+    counts.seq = b.seq;
+    for (const [id, index] of Object.entries(b.docs ?? {})) {
+      const place = b.places[index];
+      if (place !== undefined) counts.#docs.set(id, place);
+    }
+    for (const [id, claim] of Object.entries(b.claims ?? {})) counts.#claims.set(id, claim);
+    return counts;
+  }
+
+  toBody(): CountsBody {
+    const index = new Map<string, number>();
+    const docs: Record<string, number> = {};
+    for (const [id, place] of this.#docs) {
+      let i = index.get(place);
+      if (i === undefined) index.set(place, (i = index.size));
+      docs[id] = i;
+    }
+    return {version: 1, seq: this.seq, places: [...index.keys()], docs, claims: Object.fromEntries(this.#claims)};
+  }
+
+  /** Take in one change: the document's latest revision (or its deletion). */
+  apply(id: string, doc: unknown, deleted: boolean): void {
+    if (deleted || !isDataFile(doc as DataFileDoc)) {
+      this.#docs.delete(id);
+      this.#claims.delete(id);
+      return;
+    }
+    const d = doc as DataFileDoc;
+    const state = viewStateOf(d);
+    this.#docs.set(id, `${stageOf(d)}\t${state}\t${state === 'failed' ? d.edw?.failed?.step ?? '' : ''}`);
+    const claim = d.edw?.claim;
+    if (claim && typeof claim.step === 'string') this.#claims.set(id, [claim.step, claim.expires]);
+    else this.#claims.delete(id);
+  }
+
+  /** Documents per place. */
+  places(): Array<{place: Place; count: number}> {
+    const tally = new Map<string, number>();
+    for (const place of this.#docs.values()) tally.set(place, (tally.get(place) ?? 0) + 1);
+    return [...tally].map(([key, count]) => {
+      const [stage, state, failedStep] = key.split('\t') as [string, Place['state'], string];
+      return {place: {stage, state, ...(failedStep ? {failedStep} : {})}, count};
+    });
+  }
+
+  /** Live claims per step at `now`. */
+  claimsAt(now: number): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [step, expires] of this.#claims.values()) if (expires > now) out[step] = (out[step] ?? 0) + 1;
+    return out;
+  }
+}
+
+export interface RefreshOptions {
+  /** Changes read per request. @default 2000 */
+  pageSize?: number;
+  /** Write the result back for the next reader. @default true */
+  save?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Read the saved counts, bring them up to the feed's end, and save them if anything changed. */
+export async function refreshCounts(store: Store, options: RefreshOptions = {}): Promise<StageCounts> {
+  const counts = StageCounts.fromBody(await store.getLocal(COUNTS_ID, options.signal));
+  const start = counts.seq;
+  for (;;) {
+    const page = await store.changes({since: counts.seq, includeDocs: true, limit: options.pageSize ?? 2000, signal: options.signal});
+    for (const change of page.results) counts.apply(change.id, change.doc, !!change.deleted);
+    const moved = page.lastSeq !== counts.seq;
+    counts.seq = page.lastSeq;
+    if (page.results.length === 0 || !moved) break;
+  }
+  if ((options.save ?? true) && counts.seq !== start) {
+    await store.putLocal(COUNTS_ID, counts.toBody() as unknown as Record<string, unknown>, options.signal);
+  }
+  return counts;
+}

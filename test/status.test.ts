@@ -1,0 +1,77 @@
+import test from 'ava';
+import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
+import {COUNTS_ID, refreshCounts, StageCounts, statusFromCounts, statusFromView} from '../lib/inspect/index.js';
+import type {DataFileDoc} from '../lib/pipeline/index.js';
+import type {Doc, Store} from '../lib/store/index.js';
+import {forEachBackend} from './helpers/backends.js';
+
+const STEPS = ['move_to_sps', 'signal_processing', 'ingest_detections'];
+const NOW = Date.parse('2026-11-24T12:00:00Z');
+
+function file(id: string, done: string[], extra: Partial<DataFileDoc> = {}): Doc {
+  return {
+    _id: id, type: 'data_file', status: 'good', md5sum: 'x', original_file: `/raw/${id}`,
+    process: done.map((name, i) => ({name, status: 'done', started: `2026-11-24T10:0${i}:00Z`, finished: `2026-11-24T10:0${i}:01Z`})),
+    ...extra,
+  } as Doc;
+}
+
+const claim = (step: string, expires: number) => ({token: 1, claim: {step, version: '1', owner: 'o', host: 'h', pid: 1, token: 1, expires, since: '2026-11-24T11:00:00Z'}});
+
+/** Documents in every place a status tells apart, and some that are not data files. */
+const MIX: Doc[] = [
+  file('new-1', []),
+  file('new-2', []),
+  file('moved-1', ['move_to_sps']),
+  file('moved-claimed', ['move_to_sps'], {edw: claim('signal_processing', NOW + 60_000)}),
+  file('moved-expired', ['move_to_sps'], {edw: claim('signal_processing', NOW - 1)}),
+  file('retrying', ['move_to_sps'], {edw: {retry: {step: 'signal_processing', version: '1', attempts: 1, next: NOW + 5000, error: 'e'}}}),
+  file('failed', ['move_to_sps'], {edw: {failed: {step: 'signal_processing', version: '1', attempts: 3, error: 'e', at: '2026-11-24T11:00:00Z'}}}),
+  file('done', STEPS),
+  file('bad', [], {status: 'bad'}),
+  {_id: 'edw-listener:o', type: 'listener', owner: 'o'},
+  {_id: 'det-1', type: 'detection', source: 'done', time: 1},
+];
+
+async function mixed(store: Store): Promise<void> {
+  await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+  const outcomes = await store.bulkWrite(MIX);
+  if (!outcomes.every((o) => o.ok)) throw new Error(`setup: ${JSON.stringify(outcomes.filter((o) => !o.ok))}`);
+}
+
+forEachBackend((backend) => {
+  test(`${backend.name}: counts kept from the feed give the same status as the stage view`, async (t) => {
+    const store = await backend.open(t);
+    await mixed(store);
+    const fromView = await statusFromView(store, STEPS, NOW);
+    const fromCounts = statusFromCounts(await refreshCounts(store), STEPS, NOW);
+    t.deepEqual(fromCounts, fromView);
+    t.like(fromView, {total: 9, bad: 1, stages: {new: 3, move_to_sps: 5, ingest_detections: 1}, failed: {signal_processing: 1}, in_progress: {signal_processing: 1}});
+  });
+
+  test(`${backend.name}: a refresh reads on from the saved position, moves a changed document, and forgets a deleted one`, async (t) => {
+    const store = await backend.open(t);
+    await mixed(store);
+    await refreshCounts(store);
+    const saved = await store.getLocal(COUNTS_ID);
+    t.is(saved?.seq, (await store.info()).updateSeq, 'saved at the feed\'s end');
+    const moving = (await store.get('moved-1')) as DataFileDoc;
+    await store.put({...moving, process: [...moving.process, {name: 'signal_processing', status: 'done', started: '2026-11-24T11:00:00Z', finished: '2026-11-24T11:00:01Z'}]});
+    const gone = await store.get('new-2');
+    await store.bulkWrite([{...gone!, _deleted: true}]);
+    const counts = await refreshCounts(store);
+    t.deepEqual(statusFromCounts(counts, STEPS, NOW), await statusFromView(store, STEPS, NOW));
+    t.like(statusFromCounts(counts, STEPS, NOW), {total: 8, stages: {new: 2, move_to_sps: 4, signal_processing: 1}});
+    // A replay of the whole feed (a rewind, or a keeper far behind) changes nothing.
+    const replayed = StageCounts.fromBody({...(await store.getLocal(COUNTS_ID))!, seq: '0'});
+    t.deepEqual(statusFromCounts(replayed, STEPS, NOW), statusFromCounts(counts, STEPS, NOW));
+    const caughtUp = await refreshCounts(store, {save: false});
+    t.deepEqual(statusFromCounts(caughtUp, STEPS, NOW), statusFromCounts(counts, STEPS, NOW));
+  });
+});
+
+test('counts saved by an unknown version are ignored and rebuilt from the feed', (t) => {
+  const counts = StageCounts.fromBody({version: 99, seq: '42', docs: {a: 0}, places: ['new\tready\t']});
+  t.is(counts.seq, '0');
+  t.deepEqual(counts.places(), []);
+});
