@@ -151,16 +151,17 @@ async function transferOverSftp(doc: DataFileDoc, {step, input, settings, signal
   const session = await SftpSession.connect({...options, log}, {signal});
   try {
     const result = direction === 'push'
-      ? await session.push(input, posix.join(settings.target_dir, run), basename(input), {md5, bytes}, {signal, onProgress})
-      : await session.pull(input, join(settings.target_dir, run), posix.basename(input), {md5, bytes}, {signal, onProgress});
+      ? await session.push(input, posix.join(settings.target_dir, run), basename(input), {md5, bytes}, {signal, onProgress, partialKey: doc._id, log})
+      : await session.pull(input, join(settings.target_dir, run), posix.basename(input), {md5, bytes}, {signal, onProgress, partialKey: doc._id, log});
     log.info(result.skipped ? 'already transferred' : 'transferred', {
       path: result.destination.path, bytes: result.bytes, seconds: result.seconds, bytes_per_second: result.bytes_per_second,
+      ...(result.resumed ? {resumed_from: result.resumed_from} : {}),
     });
     return {
       outputs: [{path: result.destination.path, bytes: result.bytes, md5: result.md5}],
       transport: 'sftp', direction, source: result.source, destination: result.destination,
       bytes: result.bytes, md5: result.md5, seconds: result.seconds, bytes_per_second: result.bytes_per_second,
-      verified: result.verified, reused: result.skipped,
+      verified: result.verified, reused: result.skipped, resumed: result.resumed, resumed_from: result.resumed_from,
     };
   } finally {
     await session.close();

@@ -1,7 +1,7 @@
 import {execFile} from 'node:child_process';
 import {createHash, randomBytes} from 'node:crypto';
 import {existsSync, writeFileSync} from 'node:fs';
-import {mkdir, open, readFile, stat, writeFile} from 'node:fs/promises';
+import {mkdir, open, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import {createServer, type AddressInfo, type Socket} from 'node:net';
 import {join} from 'node:path';
 import {Writable} from 'node:stream';
@@ -51,6 +51,11 @@ function md5Of(data: Buffer): string {
 
 async function md5OfFile(path: string): Promise<string> {
   return md5Of(await readFile(path));
+}
+
+/** The temporary (`.edw-partial`) files in a folder. */
+async function partials(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name.endsWith('.edw-partial'));
 }
 
 /** The StepError a promise rejects with. */
@@ -125,8 +130,8 @@ for (const verify of ['read-back', 'command'] as const) {
     const result = await session.push(file.path, remoteDir, 'run1_000.edwr', file, {onProgress: (p) => phases.add(p.phase)});
     const final = join(remoteDir, 'run1_000.edwr');
     t.is(await md5OfFile(final), file.md5);
-    t.false(existsSync(temporaryName(final)));
-    t.like(result, {bytes: file.bytes, md5: file.md5, skipped: false, verified: verify});
+    t.deepEqual(await partials(remoteDir), []);
+    t.like(result, {bytes: file.bytes, md5: file.md5, skipped: false, verified: verify, resumed: false, resumed_from: 0});
     t.like(result.source, {path: file.path});
     t.deepEqual(result.destination, {host: sshd.host, port: sshd.port, path: final});
     t.true(result.seconds > 0 && result.bytes_per_second > 0);
@@ -141,8 +146,8 @@ test('a pulled file is written under its final name with the original md5', asyn
   const result = await session.pull(file.path, join(dir, 'centre', 'run1'), 'run1_001.edwr', file);
   const final = join(dir, 'centre', 'run1', 'run1_001.edwr');
   t.is(await md5OfFile(final), file.md5);
-  t.false(existsSync(temporaryName(final)));
-  t.like(result, {bytes: file.bytes, md5: file.md5, skipped: false, verified: 'local'});
+  t.deepEqual(await partials(join(dir, 'centre', 'run1')), []);
+  t.like(result, {bytes: file.bytes, md5: file.md5, skipped: false, verified: 'local', resumed: false});
   t.deepEqual(result.source, {host: sshd.host, port: sshd.port, path: file.path});
   t.like(result.destination, {path: final});
 });
@@ -182,6 +187,96 @@ test('pulling a file that is already there fetches nothing and says so', async (
   t.like(again, {skipped: true, bytes: file.bytes, md5: file.md5});
 });
 
+// ---------------------------------------------------------------- resuming from a partial file
+
+for (const verify of ['read-back', 'command'] as const) {
+  test(`a push resumes from the partial file an earlier attempt left when it is a prefix of the source (verify = ${verify})`, async (t) => {
+    const dir = await tempFolder(t);
+    const file = await randomFile(join(dir, 'a.edwr'), 3 * 1024 * 1024 + 11);
+    const out = join(dir, 'out');
+    await mkdir(out);
+    const prefix = 1024 * 1024 + 5;
+    await writeFile(temporaryName(join(out, 'a.edwr'), 'doc-a'), (await readFile(file.path)).subarray(0, prefix));
+    const session = await connect(t, {verify});
+    const sent: number[] = [];
+    const result = await session.push(file.path, out, 'a.edwr', file, {partialKey: 'doc-a', onProgress: (p) => p.phase === 'send' && sent.push(p.bytes)});
+    t.like(result, {resumed: true, resumed_from: prefix, bytes: file.bytes, md5: file.md5, skipped: false});
+    t.is(sent[0], prefix, 'sending starts where the partial file ends');
+    t.is(await md5OfFile(join(out, 'a.edwr')), file.md5);
+    t.deepEqual(await partials(out), []);
+  });
+
+  test(`a pull resumes from the partial file an earlier attempt left when it is a prefix of the source (verify = ${verify})`, async (t) => {
+    const dir = await tempFolder(t);
+    const file = await randomFile(join(dir, 'a.edwr'), 3 * 1024 * 1024 + 11);
+    const into = join(dir, 'in');
+    await mkdir(into);
+    const prefix = 2 * 1024 * 1024 + 3;
+    await writeFile(temporaryName(join(into, 'a.edwr'), 'doc-a'), (await readFile(file.path)).subarray(0, prefix));
+    const session = await connect(t, {verify});
+    const result = await session.pull(file.path, into, 'a.edwr', file, {partialKey: 'doc-a'});
+    t.like(result, {resumed: true, resumed_from: prefix, bytes: file.bytes, md5: file.md5});
+    t.is(await md5OfFile(join(into, 'a.edwr')), file.md5);
+    t.deepEqual(await partials(into), []);
+  });
+}
+
+for (const direction of ['push', 'pull'] as const) {
+  test(`a ${direction} starts over when the partial file is not a prefix of the source, or is longer than it`, async (t) => {
+    const dir = await tempFolder(t);
+    const file = await randomFile(join(dir, 'a.edwr'), 1024 * 1024);
+    const into = join(dir, 'into');
+    await mkdir(into);
+    const session = await connect(t);
+    const transfer = () => direction === 'push'
+      ? session.push(file.path, into, 'a.edwr', file, {partialKey: 'doc-a'})
+      : session.pull(file.path, into, 'a.edwr', file, {partialKey: 'doc-a'});
+    const data = await readFile(file.path);
+    const wrongByte = Buffer.from(data.subarray(0, 300_000));
+    wrongByte[299_999] ^= 1;
+    const partial = temporaryName(join(into, 'a.edwr'), 'doc-a');
+    for (const bad of [wrongByte, Buffer.concat([data, Buffer.from('more')])]) {
+      await rm(join(into, 'a.edwr'), {force: true});
+      await writeFile(partial, bad);
+      const result = await transfer();
+      t.like(result, {resumed: false, resumed_from: 0, skipped: false, md5: file.md5});
+      t.is(await md5OfFile(join(into, 'a.edwr')), file.md5);
+      t.deepEqual(await partials(into), []);
+    }
+  });
+}
+
+test('a partial file that already holds the whole file is verified and renamed without sending again', async (t) => {
+  const dir = await tempFolder(t);
+  const file = await randomFile(join(dir, 'a.edwr'), 500_000);
+  const out = join(dir, 'out');
+  await mkdir(out);
+  await writeFile(temporaryName(join(out, 'a.edwr'), 'doc-a'), await readFile(file.path));
+  const session = await connect(t);
+  const sent: number[] = [];
+  const result = await session.push(file.path, out, 'a.edwr', file, {partialKey: 'doc-a', onProgress: (p) => p.phase === 'send' && sent.push(p.bytes)});
+  t.like(result, {resumed: true, resumed_from: file.bytes, bytes: file.bytes});
+  t.deepEqual(sent, [file.bytes], 'no chunk was sent');
+  t.is(await md5OfFile(join(out, 'a.edwr')), file.md5);
+});
+
+test('two documents whose files share a name and a destination write different temporary files: one never resumes from or removes the other\'s', async (t) => {
+  t.not(temporaryName('/sps/run1/a.edwr', 'doc-1'), temporaryName('/sps/run1/a.edwr', 'doc-2'));
+  t.is(temporaryName('/sps/run1/a.edwr', 'doc-1'), temporaryName('/sps/run1/a.edwr', 'doc-1'), 'the next attempt of a document finds its own');
+  t.regex(temporaryName('/sps/run1/a.edwr', 'doc-1'), /^\/sps\/run1\/a\.edwr\.[0-9a-f]{8}\.edw-partial$/);
+  const dir = await tempFolder(t);
+  const file = await randomFile(join(dir, 'a.edwr'), 400_000);
+  const out = join(dir, 'out');
+  await mkdir(out);
+  const others = randomBytes(100_000);
+  const othersPartial = temporaryName(join(out, 'a.edwr'), 'doc-2');
+  await writeFile(othersPartial, others);
+  const session = await connect(t);
+  const result = await session.push(file.path, out, 'a.edwr', file, {partialKey: 'doc-1'});
+  t.like(result, {resumed: false, md5: file.md5});
+  t.deepEqual(await readFile(othersPartial), others, "the other document's partial file is left as it was");
+});
+
 for (const verify of ['read-back', 'command'] as const) {
   test(`a remote temporary file altered before it is verified is refused with both checksums and no final file (verify = ${verify})`, async (t) => {
     const dir = await tempFolder(t);
@@ -191,10 +286,11 @@ for (const verify of ['read-back', 'command'] as const) {
     const tampered = randomBytes(file.bytes);
     let altered = false;
     const error = await stepError(t, session.push(file.path, join(dir, 'out'), 'a.edwr', file, {
+      partialKey: 'doc-a',
       onProgress: ({phase}) => {
         // The verify phase starts once every byte is on the server: change them under its feet.
         if (phase === 'verify' && !altered) {
-          writeFileSync(temporaryName(final), tampered);
+          writeFileSync(temporaryName(final, 'doc-a'), tampered);
           altered = true;
         }
       },
@@ -204,7 +300,7 @@ for (const verify of ['read-back', 'command'] as const) {
     t.true(error.message.includes(file.md5), error.message);
     t.true(error.message.includes(md5Of(tampered)), error.message);
     t.false(existsSync(final));
-    t.false(existsSync(temporaryName(final)), 'the refused copy is removed');
+    t.deepEqual(await partials(join(dir, 'out')), [], 'the refused copy is removed');
   });
 }
 
@@ -217,7 +313,7 @@ test('a local file that no longer matches its registration is not sent to its fi
   t.regex(error.message, /changed since registration/);
   t.true(error.message.includes(file.md5));
   t.false(existsSync(join(dir, 'out', 'a.edwr')));
-  t.false(existsSync(temporaryName(join(dir, 'out', 'a.edwr'))));
+  t.deepEqual(await partials(join(dir, 'out')), []);
 });
 
 test('pulling a remote file that does not exist fails at once, naming it', async (t) => {

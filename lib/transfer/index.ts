@@ -1,11 +1,12 @@
 /**
  * Moving files between hosts over SFTP (ssh2-sftp-client), verified by size and md5 before they get
- * their final name, with host keys checked against a known_hosts file as OpenSSH does.
+ * their final name, resumed from a verified prefix after a dropped connection, with host keys checked
+ * against a known_hosts file as OpenSSH does.
  *
  * ```ts
  * const session = await SftpSession.connect({host, port, user, keyFile}, {signal});
  * try {
- *   const result = await session.push(localPath, remoteDir, fileName, {bytes, md5}, {signal, onProgress});
+ *   const result = await session.push(localPath, remoteDir, fileName, {bytes, md5}, {signal, onProgress, partialKey: docId});
  * } finally {
  *   await session.close();
  * }
