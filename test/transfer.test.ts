@@ -9,10 +9,10 @@ import {promisify} from 'node:util';
 import test from 'ava';
 import {StepError} from '../lib/errors/index.js';
 import {createLogger} from '../lib/log/index.js';
-import {checkHostKey, hostKeyName, hostsFieldMatches, parseKnownHosts, SftpSession, temporaryName, type SftpOptions} from '../lib/transfer/index.js';
+import {checkHostKey, hostKeyName, hostsFieldMatches, parseKnownHosts, SftpPool, SftpSession, temporaryName, type SftpOptions} from '../lib/transfer/index.js';
 import {stageOf, type DataFileDoc} from '../lib/pipeline/index.js';
 import {backends, tempFolder} from './helpers/backends.js';
-import {allDataDocs, completions, drain, simulateAndRegister} from './helpers/chain.js';
+import {allDataDocs, completions, drain, runner, simulateAndRegister} from './helpers/chain.js';
 import {findFreePort} from './helpers/couch-server.js';
 import {fingerprintOf, generateKey, startSshd, type Sshd} from './helpers/sshd.js';
 import {chainIni, workspace} from './helpers/workspace.js';
@@ -446,6 +446,122 @@ test('a server that accepts the connection but never speaks SSH gives a retryabl
   const error = await stepError(t, SftpSession.connect(options({port, readyTimeoutMs: 300})));
   t.true(error.retryable);
   t.is(error.message, `cannot connect to 127.0.0.1:${port}: Timed out while waiting for handshake`);
+});
+
+// ---------------------------------------------------------------- connections reused and bounded per host
+
+test('a pool lends at most connectionsPerHost sessions to one host; the next caller waits and gets a released one', async (t) => {
+  const pool = new SftpPool({connectionsPerHost: 2});
+  t.teardown(() => pool.close());
+  const first = await pool.acquire(options());
+  const second = await pool.acquire(options());
+  t.false(first.reused);
+  t.not(first.session, second.session);
+  const third = pool.acquire(options());
+  t.is(pool.openTo(sshd.host, sshd.port), 2);
+  first.release();
+  const lent = await third;
+  t.is(lent.session, first.session, 'the released session, not a new connection');
+  t.true(lent.reused);
+  t.is(pool.openTo(sshd.host, sshd.port), 2);
+  lent.release();
+  second.release();
+});
+
+test('a caller waiting for a connection gives up when its signal aborts, and the connection goes to the next', async (t) => {
+  const pool = new SftpPool({connectionsPerHost: 1});
+  t.teardown(() => pool.close());
+  const held = await pool.acquire(options());
+  const controller = new AbortController();
+  const reason = new Error('step timed out');
+  const impatient = pool.acquire(options(), {signal: controller.signal});
+  const patient = pool.acquire(options());
+  controller.abort(reason);
+  t.is(await impatient.catch((error: unknown) => error), reason);
+  held.release();
+  t.is((await patient).session, held.session);
+});
+
+test('sessions are shared only with the same settings; an idle one of other settings is closed to make room', async (t) => {
+  const pool = new SftpPool({connectionsPerHost: 1});
+  t.teardown(() => pool.close());
+  const readBack = await pool.acquire(options({verify: 'read-back'}));
+  readBack.release();
+  const command = await pool.acquire(options({verify: 'command'}));
+  t.not(command.session, readBack.session);
+  t.false(readBack.session.alive);
+  t.is(pool.openTo(sshd.host, sshd.port), 1);
+  command.release();
+});
+
+test('closing a pool closes its sessions, lent or idle, and refuses new callers with a retryable error', async (t) => {
+  const pool = new SftpPool({connectionsPerHost: 2});
+  const lent = await pool.acquire(options());
+  const idle = await pool.acquire(options());
+  idle.release();
+  await pool.close();
+  t.false(lent.session.alive);
+  t.false(idle.session.alive);
+  const error = await stepError(t, pool.acquire(options()));
+  t.true(error.retryable);
+  lent.release();
+  await pool.close();
+});
+
+test('a pool refuses a bound below 1 or an idle time of 0, naming the option', (t) => {
+  t.throws(() => new SftpPool({connectionsPerHost: 0}), {instanceOf: TypeError, message: /connectionsPerHost must be a positive integer, got 0/});
+  t.throws(() => new SftpPool({idleMs: 0}), {instanceOf: TypeError, message: /idleMs must be a positive number of ms, got 0/});
+});
+
+const LOGIN = /Accepted publickey for/;
+const LOGOUT = /Disconnected from user/;
+
+for (const connections of [undefined, 3]) {
+  const bound = connections ?? 2;
+  test(`embedded: 20 files to one host use at most ${bound} SSH connections (connections = ${connections ?? 'default'}), closed when the listener stops`, async (t) => {
+    const server = await ownSshd(t);
+    const ws = await workspace(t, {ini: chainIni({
+      transport: 'sftp', host: server.host, port: server.port, user: server.user, key_file: server.userKeyFile,
+      known_hosts_file: server.knownHostsFile, direction: 'push', concurrency: 8, ...(connections ? {connections} : {}),
+    })});
+    const store = await ws.open();
+    const ids = await simulateAndRegister(store, join(ws.dir, 'raw'), 20);
+    const summary = await drain(store, ws.config, ['move_to_sps']);
+    t.deepEqual(summary.failed, []);
+    t.is(summary.completed, 20);
+    for (const doc of await allDataDocs(store, ids)) {
+      t.deepEqual(completions(doc), {move_to_sps: 1});
+      t.is(await md5OfFile(join(ws.dir, 'sps', doc.run!, `${doc._id}.edwr`)), doc.md5sum!);
+    }
+    const logins = server.logCount(LOGIN);
+    t.true(logins >= 1 && logins <= bound, `${logins} logins`);
+    // drain() returns once the listener has stopped, which closes the step's connections.
+    await server.waitForLog(LOGOUT, logins, AbortSignal.timeout(20_000));
+  });
+}
+
+test('embedded: an SFTP connection unused for idle_timeout is closed while the listener runs', async (t) => {
+  const server = await ownSshd(t);
+  const ws = await workspace(t, {ini: chainIni({
+    transport: 'sftp', host: server.host, port: server.port, user: server.user, key_file: server.userKeyFile,
+    known_hosts_file: server.knownHostsFile, direction: 'pull', idle_timeout: '200ms',
+  })});
+  const store = await ws.open();
+  await simulateAndRegister(store, join(ws.dir, 'raw'), 3);
+  const listening = await runner(store, ws.config, {names: ['move_to_sps']});
+  let completed = 0;
+  const allCompleted = new Promise<void>((resolve) => listening.stepListeners[0]!.on('completed', () => ++completed === 3 && resolve()));
+  const stopped = listening.run();
+  t.teardown(() => listening.stop());
+  let stopping = false;
+  void stopped.finally(() => (stopping = true));
+  await allCompleted;
+  const logins = server.logCount(LOGIN);
+  t.true(logins >= 1 && logins <= 2);
+  await server.waitForLog(LOGOUT, logins, AbortSignal.timeout(20_000));
+  t.false(stopping, 'closed for being idle, not by a stop');
+  await listening.stop();
+  await stopped;
 });
 
 // ---------------------------------------------------------------- a transfer whose server goes away
