@@ -5,12 +5,9 @@ import {fileDigest} from '../lib/files/index.js';
 import type {DataFileDoc, StepResult} from '../lib/pipeline/index.js';
 import type {StepContext} from '../lib/runtime/index.js';
 import {
-  HOST_KEY_CHECKS, REMOTE_VERIFIES, SftpPool,
-  type HostKeyCheck, type RemoteVerify, type SftpOptions, type TransferProgress,
+  HOST_KEY_CHECKS, ProgressReporter, REMOTE_VERIFIES, SftpPool,
+  type HostKeyCheck, type RemoteVerify, type SftpOptions,
 } from '../lib/transfer/index.js';
-
-/** How often a long transfer logs its progress. */
-const PROGRESS_EVERY_MS = 5000;
 
 /** The SFTP settings of a `[step.NAME]` section, checked. */
 export interface SftpStepSettings extends SftpOptions {
@@ -19,6 +16,8 @@ export interface SftpStepSettings extends SftpOptions {
   connections: number;
   /** `idle_timeout`: an unused connection closes after this long. @default 30 s */
   idleMs: number;
+  /** `progress_interval`: time between two progress lines of a transfer. @default 5 s */
+  progressMs: number;
 }
 
 /** The SFTP settings of a `[step.NAME]` section, checked; a bad one fails the step at once, naming it. */
@@ -65,6 +64,7 @@ export function sftpSettings(step: string, settings: Record<string, string>): Sf
     readyTimeoutMs: duration('connect_timeout', undefined),
     connections,
     idleMs: duration('idle_timeout', 30_000)!,
+    progressMs: duration('progress_interval', 5000)!,
   };
 }
 
@@ -79,7 +79,7 @@ export function sftpSettings(step: string, settings: Record<string, string>): Sf
 export async function transferOverSftp(doc: DataFileDoc, {step, input, settings, signal, log}: StepContext, pools: {sftp?: SftpPool}): Promise<StepResult> {
   if (!input) throw new StepError(`document ${doc._id} has no original_file to transfer`);
   if (!settings.target_dir) throw new StepError(`[step.${step}] target_dir is not set`);
-  const {direction, connections, idleMs, ...options} = sftpSettings(step, settings);
+  const {direction, connections, idleMs, progressMs, ...options} = sftpSettings(step, settings);
   const run = doc.run ?? 'unknown-run';
   let md5 = doc.md5sum;
   let bytes = doc.bytes;
@@ -91,30 +91,28 @@ export async function transferOverSftp(doc: DataFileDoc, {step, input, settings,
     ({md5, bytes} = local);
   }
   pools.sftp ??= new SftpPool({connectionsPerHost: connections, idleMs});
-  let lastLogged = performance.now();
-  const onProgress = ({phase, bytes: done, totalBytes}: TransferProgress) => {
-    const now = performance.now();
-    if (now - lastLogged < PROGRESS_EVERY_MS) return;
-    lastLogged = now;
-    log.info('transfer progress', {phase, bytes: done, percent: totalBytes ? Math.floor((done / totalBytes) * 100) : undefined});
-  };
-  const {session, release} = await pools.sftp.acquire({...options, log}, {signal});
+  const progress = new ProgressReporter({intervalMs: progressMs, emit: (line) => log.info('transfer progress', line)}).start();
   try {
-    const transfer = {signal, onProgress, partialKey: doc._id, log};
-    const result = direction === 'push'
-      ? await session.push(input, posix.join(settings.target_dir, run), basename(input), {md5, bytes}, transfer)
-      : await session.pull(input, join(settings.target_dir, run), posix.basename(input), {md5, bytes}, transfer);
-    log.info(result.skipped ? 'already transferred' : 'transferred', {
-      path: result.destination.path, bytes: result.bytes, seconds: result.seconds, bytes_per_second: result.bytes_per_second,
-      ...(result.resumed ? {resumed_from: result.resumed_from} : {}),
-    });
-    return {
-      outputs: [{path: result.destination.path, bytes: result.bytes, md5: result.md5}],
-      transport: 'sftp', direction, source: result.source, destination: result.destination,
-      bytes: result.bytes, md5: result.md5, seconds: result.seconds, bytes_per_second: result.bytes_per_second,
-      verified: result.verified, reused: result.skipped, resumed: result.resumed, resumed_from: result.resumed_from,
-    };
+    const {session, release} = await pools.sftp.acquire({...options, log}, {signal});
+    try {
+      const transfer = {signal, onProgress: progress.update, partialKey: doc._id, log};
+      const result = direction === 'push'
+        ? await session.push(input, posix.join(settings.target_dir, run), basename(input), {md5, bytes}, transfer)
+        : await session.pull(input, join(settings.target_dir, run), posix.basename(input), {md5, bytes}, transfer);
+      log.info(result.skipped ? 'already transferred' : 'transferred', {
+        path: result.destination.path, bytes: result.bytes, seconds: result.seconds, bytes_per_second: result.bytes_per_second,
+        ...(result.resumed ? {resumed_from: result.resumed_from} : {}),
+      });
+      return {
+        outputs: [{path: result.destination.path, bytes: result.bytes, md5: result.md5}],
+        transport: 'sftp', direction, source: result.source, destination: result.destination,
+        bytes: result.bytes, md5: result.md5, seconds: result.seconds, bytes_per_second: result.bytes_per_second,
+        verified: result.verified, reused: result.skipped, resumed: result.resumed, resumed_from: result.resumed_from,
+      };
+    } finally {
+      release();
+    }
   } finally {
-    release();
+    progress.stop();
   }
 }

@@ -1,4 +1,5 @@
 import {execFile} from 'node:child_process';
+import {EventEmitter, on} from 'node:events';
 import {createHash, randomBytes} from 'node:crypto';
 import {existsSync, writeFileSync} from 'node:fs';
 import {mkdir, open, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises';
@@ -9,12 +10,15 @@ import {promisify} from 'node:util';
 import test from 'ava';
 import {StepError} from '../lib/errors/index.js';
 import {createLogger} from '../lib/log/index.js';
-import {checkHostKey, hostKeyName, hostsFieldMatches, parseKnownHosts, SftpPool, SftpSession, temporaryName, type SftpOptions} from '../lib/transfer/index.js';
+import {checkHostKey, hostKeyName, hostsFieldMatches, parseKnownHosts, ProgressReporter, SftpPool, SftpSession, temporaryName, type ProgressLine, type SftpOptions} from '../lib/transfer/index.js';
+import {registerFiles} from '../lib/register/index.js';
+import type {Store} from '../lib/store/index.js';
 import {stageOf, type DataFileDoc} from '../lib/pipeline/index.js';
 import {backends, tempFolder} from './helpers/backends.js';
 import {allDataDocs, completions, drain, runner, simulateAndRegister} from './helpers/chain.js';
 import {findFreePort} from './helpers/couch-server.js';
 import {fingerprintOf, generateKey, startSshd, type Sshd} from './helpers/sshd.js';
+import {startTcpProxy} from './helpers/tcp-proxy.js';
 import {chainIni, workspace} from './helpers/workspace.js';
 
 const run = promisify(execFile);
@@ -68,6 +72,33 @@ async function stepError(t: {fail(message: string): void}, promise: Promise<unkn
   }
   t.fail('expected a StepError');
   throw new Error('unreachable');
+}
+
+/** A logger whose JSON lines are kept, with an emitter that says `line` for each. */
+function capturingLogger(): {log: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>>; seen: EventEmitter} {
+  const lines: Array<Record<string, unknown>> = [];
+  const seen = new EventEmitter();
+  const log = createLogger({level: 'info', format: 'json', stream: new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      seen.emit('line');
+      done();
+    },
+  })});
+  return {log, lines, seen};
+}
+
+/** A data file of random bytes in the workspace's raw folder, registered; its id is `id`. */
+async function bigFile(store: Store, dir: string, id: string, bytes: number): Promise<{path: string; bytes: number; md5: string}> {
+  const file = await randomFile(join(dir, 'raw', `${id}.edwr`), bytes);
+  const report = await registerFiles({store, paths: [file.path], settleMs: 0});
+  if (report.created[0] !== id) throw new Error(`registering ${file.path}: ${JSON.stringify(report)}`);
+  return file;
+}
+
+/** A known_hosts file naming the fixture's host key for a proxy's port. */
+async function proxyKnownHosts(t: Parameters<typeof tempFolder>[0], port: number, server: Sshd = sshd): Promise<string> {
+  return knownHosts(t, `[127.0.0.1]:${port} ${server.hostKey.line}\n`);
 }
 
 /** A known_hosts file in a temp folder holding `text`. */
@@ -562,6 +593,73 @@ test('embedded: an SFTP connection unused for idle_timeout is closed while the l
   t.false(stopping, 'closed for being idle, not by a stop');
   await listening.stop();
   await stopped;
+});
+
+// ---------------------------------------------------------------- progress in the listener's log
+
+test('progress is reported once per interval whatever the chunks, with percent and the rate since the last report', (t) => {
+  let now = 0;
+  const lines: ProgressLine[] = [];
+  const reporter = new ProgressReporter({intervalMs: 5000, now: () => now, emit: (line) => lines.push(line)});
+  reporter.tick();
+  t.deepEqual(lines, [], 'nothing before the transfer reports');
+  const total = 100 * 1024 * 1024;
+  reporter.update({phase: 'send', bytes: 0, totalBytes: total});
+  // 1,600 chunks of 64 KB over 10 s, and a report every 5 s: two lines.
+  for (let chunk = 1; chunk <= 1600; chunk++) {
+    now = chunk * 6.25;
+    reporter.update({phase: 'send', bytes: chunk * 65536, totalBytes: total});
+    if (now % 5000 === 0) reporter.tick();
+  }
+  t.deepEqual(lines, [
+    {phase: 'send', bytes: 800 * 65536, percent: 50, bytes_per_second: 800 * 65536 / 5},
+    {phase: 'send', bytes: 1600 * 65536, percent: 100, bytes_per_second: 800 * 65536 / 5},
+  ]);
+  now += 5000;
+  reporter.tick();
+  t.like(lines[2], {bytes: 1600 * 65536, bytes_per_second: 0}, 'a stalled transfer still reports, at 0 B/s');
+  reporter.update({phase: 'verify', bytes: 0, totalBytes: total});
+  now += 1000;
+  reporter.update({phase: 'verify', bytes: 10 * 1024 * 1024, totalBytes: total});
+  reporter.tick();
+  t.deepEqual(lines[3], {phase: 'verify', bytes: 10 * 1024 * 1024, percent: 10, bytes_per_second: 10 * 1024 * 1024}, 'the rate of a new phase counts from its start');
+});
+
+test('embedded: a transfer logs its progress every progress_interval, stalled or not, never once per chunk', async (t) => {
+  const proxy = await startTcpProxy(sshd.port);
+  t.teardown(() => proxy.close());
+  const ws = await workspace(t, {ini: chainIni({
+    transport: 'sftp', host: sshd.host, port: proxy.port, user: sshd.user, key_file: sshd.userKeyFile,
+    known_hosts_file: await proxyKnownHosts(t, proxy.port), direction: 'pull', progress_interval: '100ms',
+  })});
+  const store = await ws.open();
+  const file = await bigFile(store, ws.dir, 'prog_000', 8 * 1024 * 1024);
+  const {log, lines, seen} = capturingLogger();
+  const progressLines = () => lines.filter((l) => l.message === 'transfer progress');
+  const held = proxy.holdAfter('down', 2 * 1024 * 1024);
+  const started = performance.now();
+  const drained = drain(store, ws.config, ['move_to_sps'], {log});
+  await held;
+  // Held mid-file: the reports go on, at 0 B/s once what was in flight has arrived. Two such, then let it finish.
+  let stalled: Array<Record<string, unknown>> = [];
+  for await (const _ of on(seen, 'line', {signal: AbortSignal.timeout(30_000)})) {
+    stalled = progressLines().slice(-2);
+    if (stalled.length === 2 && stalled.every((l) => l.bytes_per_second === 0)) break;
+  }
+  proxy.release();
+  const summary = await drained;
+  const elapsedMs = performance.now() - started;
+  t.deepEqual(summary.failed, []);
+  const reports = progressLines();
+  t.true(reports.length <= Math.floor(elapsedMs / 100) + 1, `${reports.length} lines in ${Math.round(elapsedMs)} ms`);
+  t.true(reports.length < file.bytes / 65536, 'fewer lines than chunks');
+  t.is(stalled[0]!.bytes, stalled[1]!.bytes);
+  t.true((stalled[0]!.percent as number) < 100);
+  for (const line of reports) {
+    t.like(line, {level: 'info', docId: 'prog_000', step: 'move_to_sps'});
+    t.true(typeof line.percent === 'number' && line.percent >= 0 && line.percent <= 100);
+    t.is(typeof line.bytes_per_second, 'number');
+  }
 });
 
 // ---------------------------------------------------------------- a transfer whose server goes away

@@ -17,5 +17,6 @@
 export {SftpSession, type ConnectOptions} from './session.js';
 export {SftpPool, type AcquireOptions, type PooledSession, type SftpPoolOptions} from './pool.js';
 export {HOST_KEY_CHECKS, REMOTE_VERIFIES, resolveSftpOptions, type HostKeyCheck, type RemoteVerify, type SftpOptions} from './options.js';
+export {ProgressReporter, type ProgressLine, type ProgressReporterOptions} from './progress.js';
 export {temporaryName, type ExpectedFile, type TransferEnd, type TransferOptions, type TransferProgress, type TransferResult} from './transfer.js';
 export {checkHostKey, fingerprint, hostKeyName, hostsFieldMatches, parseKnownHosts, type HostKeyVerdict, type KnownHostEntry} from './known-hosts.js';
