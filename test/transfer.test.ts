@@ -732,6 +732,52 @@ test('after sshd restarts on its port and host key, the old session reports the 
   t.like(await after.push(file.path, join(dir, 'out'), 'a.edwr', file), {skipped: false, md5: file.md5});
 });
 
+/** Resolve once the file at `path` holds at least `bytes` (it is written by another process or by ssh2 in this one). */
+async function fileReaches(path: string, bytes: number): Promise<number> {
+  for (;;) {
+    const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+    if (size >= bytes) return size;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+for (const direction of ['push', 'pull'] as const) {
+  test(`embedded: the serving sshd process killed in the middle of a large file (${direction}): the retry resumes from the verified partial file, the result says so, the md5 is right`, async (t) => {
+    const server = await ownSshd(t);
+    const proxy = await startTcpProxy(server.port);
+    t.teardown(() => proxy.close());
+    const ws = await workspace(t, {ini: chainIni({
+      transport: 'sftp', host: server.host, port: proxy.port, user: server.user, key_file: server.userKeyFile,
+      known_hosts_file: await proxyKnownHosts(t, proxy.port, server), direction,
+    })});
+    const store = await ws.open();
+    const file = await bigFile(store, ws.dir, 'kill_000', 24 * 1024 * 1024);
+    const final = join(ws.dir, 'sps', 'kill', 'kill_000.edwr');
+    // Push: the partial file is sshd's (on this disk); pull: it is ours. Either way it is here.
+    const partial = temporaryName(final, 'kill_000');
+    // The proxy stops the connection after 6 MB of the file's direction: mid-file, whatever the machine's speed.
+    const held = proxy.holdAfter(direction === 'push' ? 'up' : 'down', 6 * 1024 * 1024);
+    const drained = drain(store, ws.config, ['move_to_sps']);
+    await held;
+    const before = await fileReaches(partial, 1024 * 1024);
+    t.is(await server.killSessions(), 1, 'one per-connection sshd process, killed');
+    proxy.release();
+    const summary = await drained;
+    t.deepEqual(summary.failed, []);
+    const doc = (await store.get('kill_000')) as DataFileDoc;
+    t.deepEqual(doc.process.map((e) => [e.status, e.attempt]), [['failed', 1], ['done', 2]]);
+    t.true(doc.process[0]!.error!.retryable);
+    t.regex(doc.process[0]!.error!.message, new RegExp(`127\\.0\\.0\\.1:${proxy.port}`));
+    const result = doc.process[1]!.result!;
+    t.like(result, {resumed: true, bytes: file.bytes, md5: file.md5, reused: false});
+    const from = result.resumed_from as number;
+    t.true(from >= before && from < file.bytes, `resumed from ${from} (partial had ${before} bytes when killed)`);
+    t.is(await md5OfFile(final), file.md5);
+    t.deepEqual(await partials(join(ws.dir, 'sps', 'kill')), []);
+    t.is(proxy.accepted, 2, 'one connection per attempt');
+  });
+}
+
 test('an aborted transfer settles at once with the abort reason and closes its session', async (t) => {
   const session = await connect(t);
   const controller = new AbortController();
