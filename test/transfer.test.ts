@@ -19,6 +19,7 @@ import {allDataDocs, completions, drain, runner, simulateAndRegister} from './he
 import {findFreePort} from './helpers/couch-server.js';
 import {fingerprintOf, generateKey, startSshd, type Sshd} from './helpers/sshd.js';
 import {startTcpProxy} from './helpers/tcp-proxy.js';
+import {edw} from './helpers/cli.js';
 import {chainIni, workspace} from './helpers/workspace.js';
 
 const run = promisify(execFile);
@@ -841,17 +842,40 @@ test('embedded: an unknown host fails move_to_sps at once, the document recordin
   t.false(existsSync(join(ws.dir, 'sps')));
 });
 
-test('embedded: an unreachable host is retried, then fails with the reason', async (t) => {
-  const ws = await workspace(t, {ini: sftpChainIni({direction: 'push', port: await findFreePort()})});
-  const store = await ws.open();
-  const [id] = await simulateAndRegister(store, join(ws.dir, 'raw'), 1);
-  const summary = await drain(store, ws.config);
-  t.is(summary.failed.length, 1);
-  const doc = (await store.get(id!)) as DataFileDoc;
-  t.deepEqual(doc.process.map((e) => [e.status, e.attempt, e.error?.retryable]), [['failed', 1, true], ['failed', 2, true]]);
-  t.regex(doc.process[1]!.error!.message, /cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/);
-  t.like(doc.edw?.failed, {step: 'move_to_sps', attempts: 2});
-});
+for (const backend of backends) {
+  test(`${backend.name}: an unreachable SFTP host is retried with backoff, then failed naming host:port; once it is back, edw retry completes the document once`, async (t) => {
+    const server = await ownSshd(t);
+    await server.down();
+    const ws = await workspace(t, {databaseUrl: await backend.databaseUrl(t), ini: chainIni({
+      transport: 'sftp', host: server.host, port: server.port, user: server.user, key_file: server.userKeyFile,
+      known_hosts_file: server.knownHostsFile, direction: 'push',
+    })});
+    // Shared, so that the edw command below reaches the embedded database this test holds open.
+    const store = await ws.open({share: true});
+    const [id] = await simulateAndRegister(store, join(ws.dir, 'raw'), 1);
+    const first = await drain(store, ws.config, ['move_to_sps']);
+    t.is(first.failed.length, 1);
+    let doc = (await store.get(id!)) as DataFileDoc;
+    t.deepEqual(doc.process.map((e) => [e.status, e.attempt, e.error?.retryable]), [['failed', 1, true], ['failed', 2, true]]);
+    t.is(doc.process[1]!.error!.message, `cannot connect to 127.0.0.1:${server.port}: ECONNREFUSED`);
+    t.like(doc.edw?.failed, {step: 'move_to_sps', attempts: 2});
+    // [listen] backoff = 50ms in the test workspace: the second try waited at least that long.
+    t.true(Date.parse(doc.process[1]!.started!) - Date.parse(doc.process[0]!.finished!) >= 50);
+
+    await server.up();
+    const retry = await edw('--config', ws.configPath, 'retry', id!);
+    t.deepEqual([retry.code, retry.out], [0, [`retry ${id}`]]);
+    const second = await drain(store, ws.config, ['move_to_sps']);
+    t.deepEqual(second.failed, []);
+    t.is(second.completed, 1);
+    doc = (await store.get(id!)) as DataFileDoc;
+    t.deepEqual(doc.process.map((e) => e.status), ['failed', 'failed', 'done']);
+    t.deepEqual(completions(doc), {move_to_sps: 1});
+    t.is(doc.edw?.failed, undefined);
+    t.is(await md5OfFile(join(ws.dir, 'sps', doc.run!, `${id}.edwr`)), doc.md5sum!);
+    t.is((await drain(store, ws.config, ['move_to_sps'])).completed, 0, 'nothing is left to do');
+  });
+}
 
 test('embedded: a bad SFTP setting fails the step at once, naming it', async (t) => {
   const ws = await workspace(t, {ini: sftpChainIni({direction: 'sideways'})});
