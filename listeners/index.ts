@@ -9,6 +9,7 @@ import {signalProcessing} from './signal-processing.js';
 
 export {commandStep, splitCommand, EXIT_TEMPFAIL} from './command.js';
 export {detectionId} from './ingest-detections.js';
+export {sftpSettings, type SftpStepSettings} from './sftp-transport.js';
 
 /**
  * The steps that ship with edw, by `kind`: each call makes a new instance, so a step that keeps

@@ -19,6 +19,7 @@ import {allDataDocs, completions, drain, runner, simulateAndRegister} from './he
 import {findFreePort} from './helpers/couch-server.js';
 import {fingerprintOf, generateKey, startSshd, type Sshd} from './helpers/sshd.js';
 import {startTcpProxy} from './helpers/tcp-proxy.js';
+import {sftpSettings} from '../listeners/index.js';
 import {edw} from './helpers/cli.js';
 import {chainIni, workspace} from './helpers/workspace.js';
 
@@ -885,6 +886,16 @@ test('embedded: a bad SFTP setting fails the step at once, naming it', async (t)
   const doc = (await store.get(id!)) as DataFileDoc;
   t.is(doc.process.length, 1);
   t.is(doc.process[0]!.error!.message, '[step.move_to_sps] direction = sideways: expected push, pull');
+});
+
+test('connections, idle_timeout and progress_interval have defaults, and a bad one is named', (t) => {
+  const base = {direction: 'push', host: 'h', user: 'u', key_file: '/k'};
+  t.like(sftpSettings('move', base), {connections: 2, idleMs: 30_000, progressMs: 5000});
+  t.like(sftpSettings('move', {...base, connections: '5', idle_timeout: '2m', progress_interval: '500ms'}), {connections: 5, idleMs: 120_000, progressMs: 500});
+  t.throws(() => sftpSettings('move', {...base, connections: '0'}), {instanceOf: StepError, message: '[step.move] connections = 0: expected a whole number of 1 or more'});
+  t.throws(() => sftpSettings('move', {...base, connections: 'many'}), {message: /connections = many/});
+  t.throws(() => sftpSettings('move', {...base, idle_timeout: '30'}), {message: /\[step\.move\] idle_timeout = 30: expected a duration with its unit/});
+  t.throws(() => sftpSettings('move', {...base, progress_interval: '0s'}), {message: '[step.move] progress_interval = 0s: expected a duration above 0'});
 });
 
 test('embedded: passphrase_env names the variable holding the key\'s passphrase, and an unset one is named', async (t) => {
