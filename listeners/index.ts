@@ -4,17 +4,21 @@ import {ConfigError} from '../lib/errors/index.js';
 import type {ChainStep, Step} from '../lib/runtime/index.js';
 import {commandStep} from './command.js';
 import {ingestDetections} from './ingest-detections.js';
-import {moveToSps} from './move-to-sps.js';
+import {createMoveToSps} from './move-to-sps.js';
 import {signalProcessing} from './signal-processing.js';
 
 export {commandStep, splitCommand, EXIT_TEMPFAIL} from './command.js';
 export {detectionId} from './ingest-detections.js';
+export {sftpSettings, type SftpStepSettings} from './sftp-transport.js';
 
-/** The steps that ship with edw, by `kind`. */
-export const BUILTIN_STEPS: Record<BuiltinKind, Step> = {
-  move_to_sps: moveToSps,
-  signal_processing: signalProcessing,
-  ingest_detections: ingestDetections,
+/**
+ * The steps that ship with edw, by `kind`: each call makes a new instance, so a step that keeps
+ * something between documents (move_to_sps's SFTP connections) keeps it per listener.
+ */
+export const BUILTIN_STEPS: Record<BuiltinKind, () => Step> = {
+  move_to_sps: createMoveToSps,
+  signal_processing: () => signalProcessing,
+  ingest_detections: () => ingestDetections,
 };
 
 function isStep(value: unknown): value is Step {
@@ -39,13 +43,13 @@ export async function loadSteps(configs: StepConfig[]): Promise<ChainStep[]> {
   const steps: ChainStep[] = [];
   for (const config of configs) {
     let step: Step;
-    if (config.kind) step = BUILTIN_STEPS[config.kind];
+    if (config.kind) step = BUILTIN_STEPS[config.kind]();
     else if (config.command) step = commandStep(config.name, config.command, config.version!);
     else step = await moduleStep(config);
     steps.push({
       name: config.name, after: config.after, version: config.version ?? step.version,
-      run: step.run.bind(step), concurrency: config.concurrency, attempts: config.attempts,
-      timeoutMs: config.timeoutMs, settings: config.settings,
+      run: step.run.bind(step), ...(step.close ? {close: step.close.bind(step)} : {}),
+      concurrency: config.concurrency, attempts: config.attempts, timeoutMs: config.timeoutMs, settings: config.settings,
     });
   }
   return steps;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs before the tests (npm's pretest): the SFTP tests start their own OpenSSH server from
-# Debian's openssh-server package (test/helpers/sshd.ts). Installs it when missing and running as
+# Debian's openssh-server package (scripts/support/sshd.ts). Installs it when missing and running as
 # root; otherwise says in one line what to install. The system's own sshd service is left alone.
 set -euo pipefail
 [[ -x /usr/sbin/sshd ]] && exit 0

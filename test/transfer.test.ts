@@ -1,7 +1,8 @@
 import {execFile} from 'node:child_process';
+import {EventEmitter, on} from 'node:events';
 import {createHash, randomBytes} from 'node:crypto';
 import {existsSync, writeFileSync} from 'node:fs';
-import {mkdir, open, readFile, stat, writeFile} from 'node:fs/promises';
+import {mkdir, open, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises';
 import {createServer, type AddressInfo, type Socket} from 'node:net';
 import {join} from 'node:path';
 import {Writable} from 'node:stream';
@@ -9,12 +10,17 @@ import {promisify} from 'node:util';
 import test from 'ava';
 import {StepError} from '../lib/errors/index.js';
 import {createLogger} from '../lib/log/index.js';
-import {checkHostKey, hostKeyName, hostsFieldMatches, parseKnownHosts, SftpSession, temporaryName, type SftpOptions} from '../lib/transfer/index.js';
+import {checkHostKey, hostKeyName, hostsFieldMatches, parseKnownHosts, ProgressReporter, SftpPool, SftpSession, temporaryName, type ProgressLine, type SftpOptions} from '../lib/transfer/index.js';
+import {registerFiles} from '../lib/register/index.js';
+import type {Store} from '../lib/store/index.js';
 import {stageOf, type DataFileDoc} from '../lib/pipeline/index.js';
 import {backends, tempFolder} from './helpers/backends.js';
-import {allDataDocs, completions, drain, simulateAndRegister} from './helpers/chain.js';
+import {allDataDocs, completions, drain, runner, simulateAndRegister} from './helpers/chain.js';
 import {findFreePort} from './helpers/couch-server.js';
 import {fingerprintOf, generateKey, startSshd, type Sshd} from './helpers/sshd.js';
+import {startTcpProxy} from './helpers/tcp-proxy.js';
+import {sftpSettings} from '../listeners/index.js';
+import {edw} from './helpers/cli.js';
 import {chainIni, workspace} from './helpers/workspace.js';
 
 const run = promisify(execFile);
@@ -53,6 +59,11 @@ async function md5OfFile(path: string): Promise<string> {
   return md5Of(await readFile(path));
 }
 
+/** The temporary (`.edw-partial`) files in a folder. */
+async function partials(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name.endsWith('.edw-partial'));
+}
+
 /** The StepError a promise rejects with. */
 async function stepError(t: {fail(message: string): void}, promise: Promise<unknown>): Promise<StepError> {
   try {
@@ -63,6 +74,33 @@ async function stepError(t: {fail(message: string): void}, promise: Promise<unkn
   }
   t.fail('expected a StepError');
   throw new Error('unreachable');
+}
+
+/** A logger whose JSON lines are kept, with an emitter that says `line` for each. */
+function capturingLogger(): {log: ReturnType<typeof createLogger>; lines: Array<Record<string, unknown>>; seen: EventEmitter} {
+  const lines: Array<Record<string, unknown>> = [];
+  const seen = new EventEmitter();
+  const log = createLogger({level: 'info', format: 'json', stream: new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      seen.emit('line');
+      done();
+    },
+  })});
+  return {log, lines, seen};
+}
+
+/** A data file of random bytes in the workspace's raw folder, registered; its id is `id`. */
+async function bigFile(store: Store, dir: string, id: string, bytes: number): Promise<{path: string; bytes: number; md5: string}> {
+  const file = await randomFile(join(dir, 'raw', `${id}.edwr`), bytes);
+  const report = await registerFiles({store, paths: [file.path], settleMs: 0});
+  if (report.created[0] !== id) throw new Error(`registering ${file.path}: ${JSON.stringify(report)}`);
+  return file;
+}
+
+/** A known_hosts file naming the fixture's host key for a proxy's port. */
+async function proxyKnownHosts(t: Parameters<typeof tempFolder>[0], port: number, server: Sshd = sshd): Promise<string> {
+  return knownHosts(t, `[127.0.0.1]:${port} ${server.hostKey.line}\n`);
 }
 
 /** A known_hosts file in a temp folder holding `text`. */
@@ -125,8 +163,8 @@ for (const verify of ['read-back', 'command'] as const) {
     const result = await session.push(file.path, remoteDir, 'run1_000.edwr', file, {onProgress: (p) => phases.add(p.phase)});
     const final = join(remoteDir, 'run1_000.edwr');
     t.is(await md5OfFile(final), file.md5);
-    t.false(existsSync(temporaryName(final)));
-    t.like(result, {bytes: file.bytes, md5: file.md5, skipped: false, verified: verify});
+    t.deepEqual(await partials(remoteDir), []);
+    t.like(result, {bytes: file.bytes, md5: file.md5, skipped: false, verified: verify, resumed: false, resumed_from: 0});
     t.like(result.source, {path: file.path});
     t.deepEqual(result.destination, {host: sshd.host, port: sshd.port, path: final});
     t.true(result.seconds > 0 && result.bytes_per_second > 0);
@@ -141,8 +179,8 @@ test('a pulled file is written under its final name with the original md5', asyn
   const result = await session.pull(file.path, join(dir, 'centre', 'run1'), 'run1_001.edwr', file);
   const final = join(dir, 'centre', 'run1', 'run1_001.edwr');
   t.is(await md5OfFile(final), file.md5);
-  t.false(existsSync(temporaryName(final)));
-  t.like(result, {bytes: file.bytes, md5: file.md5, skipped: false, verified: 'local'});
+  t.deepEqual(await partials(join(dir, 'centre', 'run1')), []);
+  t.like(result, {bytes: file.bytes, md5: file.md5, skipped: false, verified: 'local', resumed: false});
   t.deepEqual(result.source, {host: sshd.host, port: sshd.port, path: file.path});
   t.like(result.destination, {path: final});
 });
@@ -182,6 +220,96 @@ test('pulling a file that is already there fetches nothing and says so', async (
   t.like(again, {skipped: true, bytes: file.bytes, md5: file.md5});
 });
 
+// ---------------------------------------------------------------- resuming from a partial file
+
+for (const verify of ['read-back', 'command'] as const) {
+  test(`a push resumes from the partial file an earlier attempt left when it is a prefix of the source (verify = ${verify})`, async (t) => {
+    const dir = await tempFolder(t);
+    const file = await randomFile(join(dir, 'a.edwr'), 3 * 1024 * 1024 + 11);
+    const out = join(dir, 'out');
+    await mkdir(out);
+    const prefix = 1024 * 1024 + 5;
+    await writeFile(temporaryName(join(out, 'a.edwr'), 'doc-a'), (await readFile(file.path)).subarray(0, prefix));
+    const session = await connect(t, {verify});
+    const sent: number[] = [];
+    const result = await session.push(file.path, out, 'a.edwr', file, {partialKey: 'doc-a', onProgress: (p) => p.phase === 'send' && sent.push(p.bytes)});
+    t.like(result, {resumed: true, resumed_from: prefix, bytes: file.bytes, md5: file.md5, skipped: false});
+    t.is(sent[0], prefix, 'sending starts where the partial file ends');
+    t.is(await md5OfFile(join(out, 'a.edwr')), file.md5);
+    t.deepEqual(await partials(out), []);
+  });
+
+  test(`a pull resumes from the partial file an earlier attempt left when it is a prefix of the source (verify = ${verify})`, async (t) => {
+    const dir = await tempFolder(t);
+    const file = await randomFile(join(dir, 'a.edwr'), 3 * 1024 * 1024 + 11);
+    const into = join(dir, 'in');
+    await mkdir(into);
+    const prefix = 2 * 1024 * 1024 + 3;
+    await writeFile(temporaryName(join(into, 'a.edwr'), 'doc-a'), (await readFile(file.path)).subarray(0, prefix));
+    const session = await connect(t, {verify});
+    const result = await session.pull(file.path, into, 'a.edwr', file, {partialKey: 'doc-a'});
+    t.like(result, {resumed: true, resumed_from: prefix, bytes: file.bytes, md5: file.md5});
+    t.is(await md5OfFile(join(into, 'a.edwr')), file.md5);
+    t.deepEqual(await partials(into), []);
+  });
+}
+
+for (const direction of ['push', 'pull'] as const) {
+  test(`a ${direction} starts over when the partial file is not a prefix of the source, or is longer than it`, async (t) => {
+    const dir = await tempFolder(t);
+    const file = await randomFile(join(dir, 'a.edwr'), 1024 * 1024);
+    const into = join(dir, 'into');
+    await mkdir(into);
+    const session = await connect(t);
+    const transfer = () => direction === 'push'
+      ? session.push(file.path, into, 'a.edwr', file, {partialKey: 'doc-a'})
+      : session.pull(file.path, into, 'a.edwr', file, {partialKey: 'doc-a'});
+    const data = await readFile(file.path);
+    const wrongByte = Buffer.from(data.subarray(0, 300_000));
+    wrongByte[299_999] ^= 1;
+    const partial = temporaryName(join(into, 'a.edwr'), 'doc-a');
+    for (const bad of [wrongByte, Buffer.concat([data, Buffer.from('more')])]) {
+      await rm(join(into, 'a.edwr'), {force: true});
+      await writeFile(partial, bad);
+      const result = await transfer();
+      t.like(result, {resumed: false, resumed_from: 0, skipped: false, md5: file.md5});
+      t.is(await md5OfFile(join(into, 'a.edwr')), file.md5);
+      t.deepEqual(await partials(into), []);
+    }
+  });
+}
+
+test('a partial file that already holds the whole file is verified and renamed without sending again', async (t) => {
+  const dir = await tempFolder(t);
+  const file = await randomFile(join(dir, 'a.edwr'), 500_000);
+  const out = join(dir, 'out');
+  await mkdir(out);
+  await writeFile(temporaryName(join(out, 'a.edwr'), 'doc-a'), await readFile(file.path));
+  const session = await connect(t);
+  const sent: number[] = [];
+  const result = await session.push(file.path, out, 'a.edwr', file, {partialKey: 'doc-a', onProgress: (p) => p.phase === 'send' && sent.push(p.bytes)});
+  t.like(result, {resumed: true, resumed_from: file.bytes, bytes: file.bytes});
+  t.deepEqual(sent, [file.bytes], 'no chunk was sent');
+  t.is(await md5OfFile(join(out, 'a.edwr')), file.md5);
+});
+
+test('two documents whose files share a name and a destination write different temporary files: one never resumes from or removes the other\'s', async (t) => {
+  t.not(temporaryName('/sps/run1/a.edwr', 'doc-1'), temporaryName('/sps/run1/a.edwr', 'doc-2'));
+  t.is(temporaryName('/sps/run1/a.edwr', 'doc-1'), temporaryName('/sps/run1/a.edwr', 'doc-1'), 'the next attempt of a document finds its own');
+  t.regex(temporaryName('/sps/run1/a.edwr', 'doc-1'), /^\/sps\/run1\/a\.edwr\.[0-9a-f]{8}\.edw-partial$/);
+  const dir = await tempFolder(t);
+  const file = await randomFile(join(dir, 'a.edwr'), 400_000);
+  const out = join(dir, 'out');
+  await mkdir(out);
+  const others = randomBytes(100_000);
+  const othersPartial = temporaryName(join(out, 'a.edwr'), 'doc-2');
+  await writeFile(othersPartial, others);
+  const session = await connect(t);
+  const result = await session.push(file.path, out, 'a.edwr', file, {partialKey: 'doc-1'});
+  t.like(result, {resumed: false, md5: file.md5});
+  t.deepEqual(await readFile(othersPartial), others, "the other document's partial file is left as it was");
+});
+
 for (const verify of ['read-back', 'command'] as const) {
   test(`a remote temporary file altered before it is verified is refused with both checksums and no final file (verify = ${verify})`, async (t) => {
     const dir = await tempFolder(t);
@@ -191,10 +319,11 @@ for (const verify of ['read-back', 'command'] as const) {
     const tampered = randomBytes(file.bytes);
     let altered = false;
     const error = await stepError(t, session.push(file.path, join(dir, 'out'), 'a.edwr', file, {
+      partialKey: 'doc-a',
       onProgress: ({phase}) => {
         // The verify phase starts once every byte is on the server: change them under its feet.
         if (phase === 'verify' && !altered) {
-          writeFileSync(temporaryName(final), tampered);
+          writeFileSync(temporaryName(final, 'doc-a'), tampered);
           altered = true;
         }
       },
@@ -204,7 +333,7 @@ for (const verify of ['read-back', 'command'] as const) {
     t.true(error.message.includes(file.md5), error.message);
     t.true(error.message.includes(md5Of(tampered)), error.message);
     t.false(existsSync(final));
-    t.false(existsSync(temporaryName(final)), 'the refused copy is removed');
+    t.deepEqual(await partials(join(dir, 'out')), [], 'the refused copy is removed');
   });
 }
 
@@ -217,7 +346,7 @@ test('a local file that no longer matches its registration is not sent to its fi
   t.regex(error.message, /changed since registration/);
   t.true(error.message.includes(file.md5));
   t.false(existsSync(join(dir, 'out', 'a.edwr')));
-  t.false(existsSync(temporaryName(join(dir, 'out', 'a.edwr'))));
+  t.deepEqual(await partials(join(dir, 'out')), []);
 });
 
 test('pulling a remote file that does not exist fails at once, naming it', async (t) => {
@@ -352,6 +481,189 @@ test('a server that accepts the connection but never speaks SSH gives a retryabl
   t.is(error.message, `cannot connect to 127.0.0.1:${port}: Timed out while waiting for handshake`);
 });
 
+// ---------------------------------------------------------------- connections reused and bounded per host
+
+test('a pool lends at most connectionsPerHost sessions to one host; the next caller waits and gets a released one', async (t) => {
+  const pool = new SftpPool({connectionsPerHost: 2});
+  t.teardown(() => pool.close());
+  const first = await pool.acquire(options());
+  const second = await pool.acquire(options());
+  t.false(first.reused);
+  t.not(first.session, second.session);
+  const third = pool.acquire(options());
+  t.is(pool.openTo(sshd.host, sshd.port), 2);
+  first.release();
+  const lent = await third;
+  t.is(lent.session, first.session, 'the released session, not a new connection');
+  t.true(lent.reused);
+  t.is(pool.openTo(sshd.host, sshd.port), 2);
+  lent.release();
+  second.release();
+});
+
+test('a caller waiting for a connection gives up when its signal aborts, and the connection goes to the next', async (t) => {
+  const pool = new SftpPool({connectionsPerHost: 1});
+  t.teardown(() => pool.close());
+  const held = await pool.acquire(options());
+  const controller = new AbortController();
+  const reason = new Error('step timed out');
+  const impatient = pool.acquire(options(), {signal: controller.signal});
+  const patient = pool.acquire(options());
+  controller.abort(reason);
+  t.is(await impatient.catch((error: unknown) => error), reason);
+  held.release();
+  t.is((await patient).session, held.session);
+});
+
+test('sessions are shared only with the same settings; an idle one of other settings is closed to make room', async (t) => {
+  const pool = new SftpPool({connectionsPerHost: 1});
+  t.teardown(() => pool.close());
+  const readBack = await pool.acquire(options({verify: 'read-back'}));
+  readBack.release();
+  const command = await pool.acquire(options({verify: 'command'}));
+  t.not(command.session, readBack.session);
+  t.false(readBack.session.alive);
+  t.is(pool.openTo(sshd.host, sshd.port), 1);
+  command.release();
+});
+
+test('closing a pool closes its sessions, lent or idle, and refuses new callers with a retryable error', async (t) => {
+  const pool = new SftpPool({connectionsPerHost: 2});
+  const lent = await pool.acquire(options());
+  const idle = await pool.acquire(options());
+  idle.release();
+  await pool.close();
+  t.false(lent.session.alive);
+  t.false(idle.session.alive);
+  const error = await stepError(t, pool.acquire(options()));
+  t.true(error.retryable);
+  lent.release();
+  await pool.close();
+});
+
+test('a pool refuses a bound below 1 or an idle time of 0, naming the option', (t) => {
+  t.throws(() => new SftpPool({connectionsPerHost: 0}), {instanceOf: TypeError, message: /connectionsPerHost must be a positive integer, got 0/});
+  t.throws(() => new SftpPool({idleMs: 0}), {instanceOf: TypeError, message: /idleMs must be a positive number of ms, got 0/});
+});
+
+const LOGIN = /Accepted publickey for/;
+const LOGOUT = /Disconnected from user/;
+
+for (const connections of [undefined, 3]) {
+  const bound = connections ?? 2;
+  test(`embedded: 20 files to one host use at most ${bound} SSH connections (connections = ${connections ?? 'default'}), closed when the listener stops`, async (t) => {
+    const server = await ownSshd(t);
+    const ws = await workspace(t, {ini: chainIni({
+      transport: 'sftp', host: server.host, port: server.port, user: server.user, key_file: server.userKeyFile,
+      known_hosts_file: server.knownHostsFile, direction: 'push', concurrency: 8, ...(connections ? {connections} : {}),
+    })});
+    const store = await ws.open();
+    const ids = await simulateAndRegister(store, join(ws.dir, 'raw'), 20);
+    const summary = await drain(store, ws.config, ['move_to_sps']);
+    t.deepEqual(summary.failed, []);
+    t.is(summary.completed, 20);
+    for (const doc of await allDataDocs(store, ids)) {
+      t.deepEqual(completions(doc), {move_to_sps: 1});
+      t.is(await md5OfFile(join(ws.dir, 'sps', doc.run!, `${doc._id}.edwr`)), doc.md5sum!);
+    }
+    const logins = server.logCount(LOGIN);
+    t.true(logins >= 1 && logins <= bound, `${logins} logins`);
+    // drain() returns once the listener has stopped, which closes the step's connections.
+    await server.waitForLog(LOGOUT, logins, AbortSignal.timeout(20_000));
+  });
+}
+
+test('embedded: an SFTP connection unused for idle_timeout is closed while the listener runs', async (t) => {
+  const server = await ownSshd(t);
+  const ws = await workspace(t, {ini: chainIni({
+    transport: 'sftp', host: server.host, port: server.port, user: server.user, key_file: server.userKeyFile,
+    known_hosts_file: server.knownHostsFile, direction: 'pull', idle_timeout: '200ms',
+  })});
+  const store = await ws.open();
+  await simulateAndRegister(store, join(ws.dir, 'raw'), 3);
+  const listening = await runner(store, ws.config, {names: ['move_to_sps']});
+  let completed = 0;
+  const allCompleted = new Promise<void>((resolve) => listening.stepListeners[0]!.on('completed', () => ++completed === 3 && resolve()));
+  const stopped = listening.run();
+  t.teardown(() => listening.stop());
+  let stopping = false;
+  void stopped.finally(() => (stopping = true));
+  await allCompleted;
+  const logins = server.logCount(LOGIN);
+  t.true(logins >= 1 && logins <= 2);
+  await server.waitForLog(LOGOUT, logins, AbortSignal.timeout(20_000));
+  t.false(stopping, 'closed for being idle, not by a stop');
+  await listening.stop();
+  await stopped;
+});
+
+// ---------------------------------------------------------------- progress in the listener's log
+
+test('progress is reported once per interval whatever the chunks, with percent and the rate since the last report', (t) => {
+  let now = 0;
+  const lines: ProgressLine[] = [];
+  const reporter = new ProgressReporter({intervalMs: 5000, now: () => now, emit: (line) => lines.push(line)});
+  reporter.tick();
+  t.deepEqual(lines, [], 'nothing before the transfer reports');
+  const total = 100 * 1024 * 1024;
+  reporter.update({phase: 'send', bytes: 0, totalBytes: total});
+  // 1,600 chunks of 64 KB over 10 s, and a report every 5 s: two lines.
+  for (let chunk = 1; chunk <= 1600; chunk++) {
+    now = chunk * 6.25;
+    reporter.update({phase: 'send', bytes: chunk * 65536, totalBytes: total});
+    if (now % 5000 === 0) reporter.tick();
+  }
+  t.deepEqual(lines, [
+    {phase: 'send', bytes: 800 * 65536, percent: 50, bytes_per_second: 800 * 65536 / 5},
+    {phase: 'send', bytes: 1600 * 65536, percent: 100, bytes_per_second: 800 * 65536 / 5},
+  ]);
+  now += 5000;
+  reporter.tick();
+  t.like(lines[2], {bytes: 1600 * 65536, bytes_per_second: 0}, 'a stalled transfer still reports, at 0 B/s');
+  reporter.update({phase: 'verify', bytes: 0, totalBytes: total});
+  now += 1000;
+  reporter.update({phase: 'verify', bytes: 10 * 1024 * 1024, totalBytes: total});
+  reporter.tick();
+  t.deepEqual(lines[3], {phase: 'verify', bytes: 10 * 1024 * 1024, percent: 10, bytes_per_second: 10 * 1024 * 1024}, 'the rate of a new phase counts from its start');
+});
+
+test('embedded: a transfer logs its progress every progress_interval, stalled or not, never once per chunk', async (t) => {
+  const proxy = await startTcpProxy(sshd.port);
+  t.teardown(() => proxy.close());
+  const ws = await workspace(t, {ini: chainIni({
+    transport: 'sftp', host: sshd.host, port: proxy.port, user: sshd.user, key_file: sshd.userKeyFile,
+    known_hosts_file: await proxyKnownHosts(t, proxy.port), direction: 'pull', progress_interval: '100ms',
+  })});
+  const store = await ws.open();
+  const file = await bigFile(store, ws.dir, 'prog_000', 8 * 1024 * 1024);
+  const {log, lines, seen} = capturingLogger();
+  const progressLines = () => lines.filter((l) => l.message === 'transfer progress');
+  const held = proxy.holdAfter('down', 2 * 1024 * 1024);
+  const started = performance.now();
+  const drained = drain(store, ws.config, ['move_to_sps'], {log});
+  await held;
+  // Held mid-file: the reports go on, at 0 B/s once what was in flight has arrived. Two such, then let it finish.
+  let stalled: Array<Record<string, unknown>> = [];
+  for await (const _ of on(seen, 'line', {signal: AbortSignal.timeout(30_000)})) {
+    stalled = progressLines().slice(-2);
+    if (stalled.length === 2 && stalled.every((l) => l.bytes_per_second === 0)) break;
+  }
+  proxy.release();
+  const summary = await drained;
+  const elapsedMs = performance.now() - started;
+  t.deepEqual(summary.failed, []);
+  const reports = progressLines();
+  t.true(reports.length <= Math.floor(elapsedMs / 100) + 1, `${reports.length} lines in ${Math.round(elapsedMs)} ms`);
+  t.true(reports.length < file.bytes / 65536, 'fewer lines than chunks');
+  t.is(stalled[0]!.bytes, stalled[1]!.bytes);
+  t.true((stalled[0]!.percent as number) < 100);
+  for (const line of reports) {
+    t.like(line, {level: 'info', docId: 'prog_000', step: 'move_to_sps'});
+    t.true(typeof line.percent === 'number' && line.percent >= 0 && line.percent <= 100);
+    t.is(typeof line.bytes_per_second, 'number');
+  }
+});
+
 // ---------------------------------------------------------------- a transfer whose server goes away
 
 /** An sshd of the test's own, so killing its processes touches no other test's connections. */
@@ -422,6 +734,52 @@ test('after sshd restarts on its port and host key, the old session reports the 
   t.like(await after.push(file.path, join(dir, 'out'), 'a.edwr', file), {skipped: false, md5: file.md5});
 });
 
+/** Resolve once the file at `path` holds at least `bytes` (it is written by another process or by ssh2 in this one). */
+async function fileReaches(path: string, bytes: number): Promise<number> {
+  for (;;) {
+    const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+    if (size >= bytes) return size;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+for (const direction of ['push', 'pull'] as const) {
+  test(`embedded: the serving sshd process killed in the middle of a large file (${direction}): the retry resumes from the verified partial file, the result says so, the md5 is right`, async (t) => {
+    const server = await ownSshd(t);
+    const proxy = await startTcpProxy(server.port);
+    t.teardown(() => proxy.close());
+    const ws = await workspace(t, {ini: chainIni({
+      transport: 'sftp', host: server.host, port: proxy.port, user: server.user, key_file: server.userKeyFile,
+      known_hosts_file: await proxyKnownHosts(t, proxy.port, server), direction,
+    })});
+    const store = await ws.open();
+    const file = await bigFile(store, ws.dir, 'kill_000', 24 * 1024 * 1024);
+    const final = join(ws.dir, 'sps', 'kill', 'kill_000.edwr');
+    // Push: the partial file is sshd's (on this disk); pull: it is ours. Either way it is here.
+    const partial = temporaryName(final, 'kill_000');
+    // The proxy stops the connection after 6 MB of the file's direction: mid-file, whatever the machine's speed.
+    const held = proxy.holdAfter(direction === 'push' ? 'up' : 'down', 6 * 1024 * 1024);
+    const drained = drain(store, ws.config, ['move_to_sps']);
+    await held;
+    const before = await fileReaches(partial, 1024 * 1024);
+    t.is(await server.killSessions(), 1, 'one per-connection sshd process, killed');
+    proxy.release();
+    const summary = await drained;
+    t.deepEqual(summary.failed, []);
+    const doc = (await store.get('kill_000')) as DataFileDoc;
+    t.deepEqual(doc.process.map((e) => [e.status, e.attempt]), [['failed', 1], ['done', 2]]);
+    t.true(doc.process[0]!.error!.retryable);
+    t.regex(doc.process[0]!.error!.message, new RegExp(`127\\.0\\.0\\.1:${proxy.port}`));
+    const result = doc.process[1]!.result!;
+    t.like(result, {resumed: true, bytes: file.bytes, md5: file.md5, reused: false});
+    const from = result.resumed_from as number;
+    t.true(from >= before && from < file.bytes, `resumed from ${from} (partial had ${before} bytes when killed)`);
+    t.is(await md5OfFile(final), file.md5);
+    t.deepEqual(await partials(join(ws.dir, 'sps', 'kill')), []);
+    t.is(proxy.accepted, 2, 'one connection per attempt');
+  });
+}
+
 test('an aborted transfer settles at once with the abort reason and closes its session', async (t) => {
   const session = await connect(t);
   const controller = new AbortController();
@@ -485,17 +843,40 @@ test('embedded: an unknown host fails move_to_sps at once, the document recordin
   t.false(existsSync(join(ws.dir, 'sps')));
 });
 
-test('embedded: an unreachable host is retried, then fails with the reason', async (t) => {
-  const ws = await workspace(t, {ini: sftpChainIni({direction: 'push', port: await findFreePort()})});
-  const store = await ws.open();
-  const [id] = await simulateAndRegister(store, join(ws.dir, 'raw'), 1);
-  const summary = await drain(store, ws.config);
-  t.is(summary.failed.length, 1);
-  const doc = (await store.get(id!)) as DataFileDoc;
-  t.deepEqual(doc.process.map((e) => [e.status, e.attempt, e.error?.retryable]), [['failed', 1, true], ['failed', 2, true]]);
-  t.regex(doc.process[1]!.error!.message, /cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/);
-  t.like(doc.edw?.failed, {step: 'move_to_sps', attempts: 2});
-});
+for (const backend of backends) {
+  test(`${backend.name}: an unreachable SFTP host is retried with backoff, then failed naming host:port; once it is back, edw retry completes the document once`, async (t) => {
+    const server = await ownSshd(t);
+    await server.down();
+    const ws = await workspace(t, {databaseUrl: await backend.databaseUrl(t), ini: chainIni({
+      transport: 'sftp', host: server.host, port: server.port, user: server.user, key_file: server.userKeyFile,
+      known_hosts_file: server.knownHostsFile, direction: 'push',
+    })});
+    // Shared, so that the edw command below reaches the embedded database this test holds open.
+    const store = await ws.open({share: true});
+    const [id] = await simulateAndRegister(store, join(ws.dir, 'raw'), 1);
+    const first = await drain(store, ws.config, ['move_to_sps']);
+    t.is(first.failed.length, 1);
+    let doc = (await store.get(id!)) as DataFileDoc;
+    t.deepEqual(doc.process.map((e) => [e.status, e.attempt, e.error?.retryable]), [['failed', 1, true], ['failed', 2, true]]);
+    t.is(doc.process[1]!.error!.message, `cannot connect to 127.0.0.1:${server.port}: ECONNREFUSED`);
+    t.like(doc.edw?.failed, {step: 'move_to_sps', attempts: 2});
+    // [listen] backoff = 50ms in the test workspace: the second try waited at least that long.
+    t.true(Date.parse(doc.process[1]!.started!) - Date.parse(doc.process[0]!.finished!) >= 50);
+
+    await server.up();
+    const retry = await edw('--config', ws.configPath, 'retry', id!);
+    t.deepEqual([retry.code, retry.out], [0, [`retry ${id}`]]);
+    const second = await drain(store, ws.config, ['move_to_sps']);
+    t.deepEqual(second.failed, []);
+    t.is(second.completed, 1);
+    doc = (await store.get(id!)) as DataFileDoc;
+    t.deepEqual(doc.process.map((e) => e.status), ['failed', 'failed', 'done']);
+    t.deepEqual(completions(doc), {move_to_sps: 1});
+    t.is(doc.edw?.failed, undefined);
+    t.is(await md5OfFile(join(ws.dir, 'sps', doc.run!, `${id}.edwr`)), doc.md5sum!);
+    t.is((await drain(store, ws.config, ['move_to_sps'])).completed, 0, 'nothing is left to do');
+  });
+}
 
 test('embedded: a bad SFTP setting fails the step at once, naming it', async (t) => {
   const ws = await workspace(t, {ini: sftpChainIni({direction: 'sideways'})});
@@ -505,6 +886,16 @@ test('embedded: a bad SFTP setting fails the step at once, naming it', async (t)
   const doc = (await store.get(id!)) as DataFileDoc;
   t.is(doc.process.length, 1);
   t.is(doc.process[0]!.error!.message, '[step.move_to_sps] direction = sideways: expected push, pull');
+});
+
+test('connections, idle_timeout and progress_interval have defaults, and a bad one is named', (t) => {
+  const base = {direction: 'push', host: 'h', user: 'u', key_file: '/k'};
+  t.like(sftpSettings('move', base), {connections: 2, idleMs: 30_000, progressMs: 5000});
+  t.like(sftpSettings('move', {...base, connections: '5', idle_timeout: '2m', progress_interval: '500ms'}), {connections: 5, idleMs: 120_000, progressMs: 500});
+  t.throws(() => sftpSettings('move', {...base, connections: '0'}), {instanceOf: StepError, message: '[step.move] connections = 0: expected a whole number of 1 or more'});
+  t.throws(() => sftpSettings('move', {...base, connections: 'many'}), {message: /connections = many/});
+  t.throws(() => sftpSettings('move', {...base, idle_timeout: '30'}), {message: /\[step\.move\] idle_timeout = 30: expected a duration with its unit/});
+  t.throws(() => sftpSettings('move', {...base, progress_interval: '0s'}), {message: '[step.move] progress_interval = 0s: expected a duration above 0'});
 });
 
 test('embedded: passphrase_env names the variable holding the key\'s passphrase, and an unset one is named', async (t) => {

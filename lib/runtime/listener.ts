@@ -151,7 +151,7 @@ export class StepListener extends EventEmitter {
 
   /**
    * Stop taking work, let running steps finish within `timeoutMs` (then abort them and give their
-   * documents back), save the feed position. Idempotent.
+   * documents back), save the feed position, then close the step (its `close()`, if it has one). Idempotent.
    */
   stop(timeoutMs = 30_000): Promise<void> {
     this.#stopped ??= (async () => {
@@ -171,9 +171,19 @@ export class StepListener extends EventEmitter {
         this.#log.debug('stopped');
       } finally {
         clearTimeout(timer);
+        // Every step has finished or been aborted: the step may release what it kept (connections).
+        await this.#closeStep();
       }
     })();
     return this.#stopped;
+  }
+
+  async #closeStep(): Promise<void> {
+    try {
+      await this.step.close?.();
+    } catch (error) {
+      this.#log.warn('step did not close cleanly', {error: errorMessage(error)});
+    }
   }
 
   /** Abort running steps now (a second signal); their documents are given back. */

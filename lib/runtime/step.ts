@@ -28,6 +28,11 @@ export interface Step {
   /** The version recorded with each entry; a new version is a new step for "one completed entry per step and version". */
   version: string;
   run(doc: DataFileDoc, ctx: StepContext): Promise<StepResult>;
+  /**
+   * Release what the step keeps between documents (open connections). Called once, when the listener
+   * running it stops, after its running documents have finished or been aborted. Optional.
+   */
+  close?(): Promise<void>;
 }
 
 /** A step bound to its place in the chain. */

@@ -3,7 +3,9 @@ import {Socket} from 'node:net';
 import SftpClient from 'ssh2-sftp-client';
 import {StepError} from '../errors/index.js';
 import {hostKeyPolicy} from './host-key.js';
-import {pullFile, pushFile, type ExpectedFile, type TransferOptions, type TransferResult} from './transfer.js';
+import {pullFile} from './pull.js';
+import {pushFile} from './push.js';
+import type {ExpectedFile, TransferOptions, TransferResult} from './transfer.js';
 import {isNetworkError} from './network-error.js';
 import {resolveSftpOptions, type ResolvedSftpOptions, type SftpOptions} from './options.js';
 

@@ -46,6 +46,8 @@ declare module 'ssh2-sftp-client' {
       flags?: string;
       mode?: number;
       start?: number;
+      /** Last byte to read (inclusive), for a read stream. */
+      end?: number;
       highWaterMark?: number;
     }
   }

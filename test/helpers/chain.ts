@@ -1,6 +1,6 @@
 import {loadSteps} from '../../listeners/index.js';
 import type {Config} from '../../lib/config/index.js';
-import {createLogger, silentLogger} from '../../lib/log/index.js';
+import {createLogger, silentLogger, type Logger} from '../../lib/log/index.js';
 import {registerFiles} from '../../lib/register/index.js';
 import {Runner, type RunSummary} from '../../lib/runtime/index.js';
 import {simulate} from '../../lib/simulate/index.js';
@@ -14,18 +14,18 @@ export async function simulateAndRegister(store: Store, dir: string, files: numb
   return report.created;
 }
 
-/** A runner over the configured steps (or the named ones). */
-export async function runner(store: Store, config: Config, options: {once?: boolean; names?: string[]; owner?: string} = {}): Promise<Runner> {
+/** A runner over the configured steps (or the named ones); its log goes to `log`, else nowhere (or stderr with EDW_TEST_LOG set). */
+export async function runner(store: Store, config: Config, options: {once?: boolean; names?: string[]; owner?: string; log?: Logger} = {}): Promise<Runner> {
   const chosen = options.names ? config.steps.filter((s) => options.names!.includes(s.name)) : config.steps;
   return new Runner({
-    store, steps: await loadSteps(chosen), log: process.env.EDW_TEST_LOG ? createLogger({level: 'debug'}) : silentLogger(), once: options.once, owner: options.owner,
+    store, steps: await loadSteps(chosen), log: options.log ?? (process.env.EDW_TEST_LOG ? createLogger({level: 'debug'}) : silentLogger()), once: options.once, owner: options.owner,
     leaseMs: config.listen.leaseMs, pollMs: config.listen.pollMs, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs,
   });
 }
 
 /** Run the configured steps until nothing waits. */
-export async function drain(store: Store, config: Config, names?: string[]): Promise<RunSummary> {
-  return (await runner(store, config, {once: true, names})).run();
+export async function drain(store: Store, config: Config, names?: string[], options: {log?: Logger} = {}): Promise<RunSummary> {
+  return (await runner(store, config, {once: true, names, ...options})).run();
 }
 
 /** Every data-file document, read back from the database. */

@@ -24,17 +24,17 @@ export interface WorkspaceOptions {
   lease?: string;
 }
 
-/** The three-step chain as edw.ini sections, with extra settings for move_to_sps (e.g. an SFTP transport). */
+/**
+ * The three-step chain as edw.ini sections, with extra settings for move_to_sps (e.g. an SFTP
+ * transport), which may also replace its concurrency (4), attempts (2) and timeout (30s).
+ */
 export function chainIni(moveSettings: Record<string, string | number> = {}): string {
-  const move = Object.entries({target_dir: 'sps', ...moveSettings}).map(([k, v]) => `${k} = ${v}`).join('\n');
+  const move = Object.entries({target_dir: 'sps', concurrency: 4, attempts: 2, timeout: '30s', ...moveSettings}).map(([k, v]) => `${k} = ${v}`).join('\n');
   return `
 [step.move_to_sps]
 after = new
 kind = move_to_sps
 ${move}
-concurrency = 4
-attempts = 2
-timeout = 30s
 [step.signal_processing]
 after = move_to_sps
 kind = signal_processing
