@@ -11,6 +11,7 @@ declare module 'pouchdb' {
     cancel(): void;
   }
   class PouchDB {
+    static plugin(plugin: Record<string, unknown>): typeof PouchDB;
     constructor(name: string, options?: Record<string, unknown>);
     info(): Promise<{doc_count: number; update_seq: number | string}>;
     get(id: string, options?: Record<string, unknown>): Promise<any>;
@@ -24,4 +25,17 @@ declare module 'pouchdb' {
     destroy(): Promise<void>;
   }
   export default PouchDB;
+}
+
+declare module 'pouchdb-abstract-mapreduce' {
+  interface MapReduce {
+    query(this: unknown, fun: unknown, opts: unknown, callback?: unknown): unknown;
+    viewCleanup(this: unknown, callback?: unknown): unknown;
+  }
+  export default function createAbstractMapReduce(
+    localDocName: string,
+    mapper: (mapFun: unknown, emit: (key: unknown, value: unknown) => void) => (doc: unknown) => unknown,
+    reducer: (reduceFun: unknown) => (keys: unknown, values: unknown[], rereduce: boolean) => unknown,
+    ddocValidator: (ddoc: any, viewName: string) => void,
+  ): MapReduce;
 }
