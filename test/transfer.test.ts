@@ -844,6 +844,51 @@ test('embedded: an unknown host fails move_to_sps at once, the document recordin
 });
 
 for (const backend of backends) {
+  test(`${backend.name}: a remote temporary file altered during a push is refused: move_to_sps failed for good, both md5s recorded, no final file`, async (t) => {
+    const proxy = await startTcpProxy(sshd.port);
+    t.teardown(() => proxy.close());
+    const ws = await workspace(t, {databaseUrl: await backend.databaseUrl(t), ini: chainIni({
+      transport: 'sftp', host: sshd.host, port: proxy.port, user: sshd.user, key_file: sshd.userKeyFile,
+      known_hosts_file: await proxyKnownHosts(t, proxy.port), direction: 'push', verify: 'read-back',
+    })});
+    const store = await ws.open();
+    const file = await bigFile(store, ws.dir, 'tamper_000', 8 * 1024 * 1024);
+    const final = join(ws.dir, 'sps', 'tamper', 'tamper_000.edwr');
+    const partial = temporaryName(final, 'tamper_000');
+    // While the file goes up the server sends only short replies (11 KB in all for this 8 MB
+    // file, measured): 2 MB coming down is the read-back of the temporary file, a quarter in.
+    // The proxy stops it there, and with it the client, which asks for the next chunk only once
+    // it has the last one: the server is not reading the file while it is changed.
+    const held = proxy.holdAfter('down', 2 * 1024 * 1024);
+    const drained = drain(store, ws.config);
+    // A run that ends before the hold (a transfer that failed early) fails the test instead of hanging it.
+    await Promise.race([held, drained.then((s) => Promise.reject(new Error(`the run ended before the read-back: ${JSON.stringify(s.failed)}`)))]);
+    t.is((await stat(partial)).size, file.bytes, 'every byte is on the server: held while verifying');
+    // Change the last 4 KB, not the size: only the md5 can tell.
+    const handle = await open(partial, 'r+');
+    await handle.write(randomBytes(4096), 0, 4096, file.bytes - 4096);
+    await handle.close();
+    const found = await md5OfFile(partial);
+    proxy.release();
+    const summary = await drained;
+
+    t.is(summary.failed.length, 1);
+    const doc = (await store.get('tamper_000')) as DataFileDoc;
+    t.is(doc.process.length, 1, 'not retried');
+    t.like(doc.process[0], {name: 'move_to_sps', status: 'failed', attempt: 1});
+    const error = doc.process[0]!.error!;
+    t.false(error.retryable);
+    t.true(error.message.includes(`expected ${file.md5}`), error.message);
+    t.true(error.message.includes(`md5 ${found}`), error.message);
+    t.is(stageOf(doc), 'new', 'not at move_to_sps');
+    t.like(doc.edw?.failed, {step: 'move_to_sps', attempts: 1, error: error.message});
+    t.false(existsSync(final));
+    t.deepEqual(await partials(join(ws.dir, 'sps', 'tamper')), [], 'the refused copy is removed, so nothing is resumed from it');
+    t.is(proxy.accepted, 1);
+  });
+}
+
+for (const backend of backends) {
   test(`${backend.name}: an unreachable SFTP host is retried with backoff, then failed naming host:port; once it is back, edw retry completes the document once`, async (t) => {
     const server = await ownSshd(t);
     await server.down();
