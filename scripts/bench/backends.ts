@@ -1,0 +1,117 @@
+/**
+ * The two places the bench measures: the embedded database (PouchDB on disk in a temp folder, through
+ * edw's own openStore) and a CouchDB-compatible server (one given by URL, or a pouchdb-server on disk
+ * that the bench starts). Each measurement gets a fresh database and drops it afterwards.
+ */
+import {mkdtemp, readFile, rm} from 'node:fs/promises';
+import {createRequire} from 'node:module';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../../lib/design/index.js';
+import {openStore, type Store} from '../../lib/store/index.js';
+import {startCouchServer, type CouchServer} from '../support/couch-server.js';
+
+export type BackendName = 'embedded' | 'server';
+
+export interface BenchBackend {
+  readonly name: BackendName;
+  /** What answers, with its version, e.g. `PouchDB 9.0.0 (LevelDB, in process)` or `pouchdb-server 4.2.0`. */
+  readonly database: string;
+  /** The server's process id when the bench started it (for its CPU time), else undefined. */
+  readonly serverPid: number | undefined;
+  /** Where a fresh database would be (a folder, or a URL with credentials); not created. */
+  freshUrl(purpose: string): string;
+  /** Open (creating) a database; with `design`, push edw's design documents first, as `edw init` does. */
+  open(url: string, options?: {design?: boolean}): Promise<Store>;
+  /** Delete a database named by `freshUrl` (view indexes included). */
+  drop(url: string): Promise<void>;
+  /** Stop what the bench started and remove its folders. Idempotent. */
+  close(): Promise<void>;
+}
+
+async function openWithDesign(url: string, design: boolean): Promise<Store> {
+  const store = await openStore({url, create: true});
+  try {
+    if (design) await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (createRequire(import.meta.url)(`${name}/package.json`) as {version: string}).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** PouchDB in temp folders of this process. */
+export async function embeddedBackend(): Promise<BenchBackend> {
+  const root = await mkdtemp(join(tmpdir(), 'edw-bench-'));
+  let counter = 0;
+  return {
+    name: 'embedded',
+    database: `PouchDB ${packageVersion('pouchdb')} (LevelDB, in process)`,
+    serverPid: undefined,
+    freshUrl: (purpose) => join(root, `${purpose}-${++counter}`),
+    open: (url, options = {}) => openWithDesign(url, options.design ?? false),
+    async drop(url) {
+      // destroy() also removes PouchDB's view index folders next to the database's.
+      const store = await openStore({url, create: true});
+      await store.destroy();
+    },
+    close: () => rm(root, {recursive: true, force: true}),
+  };
+}
+
+/** What the server says it is, from `GET /`. */
+async function describeServer(server: CouchServer): Promise<string> {
+  const {body} = await server.request('GET', '');
+  const version = typeof body?.version === 'string' ? body.version : 'unknown version';
+  if (server.kind === 'pouchdb-server') return `pouchdb-server ${version} (on disk, started by the bench; embeds PouchDB ${packageVersion('pouchdb-core')})`;
+  if (body?.couchdb) return `CouchDB ${version}`;
+  if (body?.['express-pouchdb']) return `pouchdb-server ${version}`;
+  return `${Object.keys(body ?? {})[0] ?? 'server'} ${version}`;
+}
+
+/**
+ * A server: the one at `url` (a server root with admin credentials, e.g. `http://admin:pw@host:5984/`),
+ * else the one of EDW_TEST_COUCHDB_URL, else a pouchdb-server on disk started here.
+ */
+export async function serverBackend(url: string | undefined): Promise<BenchBackend> {
+  const server = await startCouchServer({onDisk: true, externalUrl: url ?? process.env.EDW_TEST_COUCHDB_URL ?? ''});
+  let database: string;
+  try {
+    database = await describeServer(server);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return {
+    name: 'server',
+    database,
+    get serverPid() {
+      return server.pid;
+    },
+    freshUrl: (purpose) => server.databaseUrl(`edw-bench-${purpose}`),
+    open: (dbUrl, options = {}) => openWithDesign(dbUrl, options.design ?? false),
+    drop: (dbUrl) => server.deleteDatabase(dbUrl),
+    close: () => server.stop(),
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined where unreadable. */
+export async function processCpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are 14th and 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}

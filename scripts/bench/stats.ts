@@ -1,0 +1,39 @@
+/** Small numeric helpers of the bench: percentiles, rates, rounding, timing. */
+import {performance} from 'node:perf_hooks';
+
+/** The p-th percentile (0..100) of `values` by the nearest-rank method; NaN when empty. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+/** Operations per second: `count` done in `ms` milliseconds. */
+export function perSecond(count: number, ms: number): number {
+  return ms > 0 ? (count * 1000) / ms : Number.NaN;
+}
+
+/** Round to `digits` significant digits (3 by default), so printed figures do not pretend more precision than runs repeat. */
+export function significant(value: number, digits = 3): number {
+  if (!Number.isFinite(value) || value === 0) return value;
+  const scale = 10 ** (digits - 1 - Math.floor(Math.log10(Math.abs(value))));
+  return Math.round(value * scale) / scale;
+}
+
+/** Milliseconds since an arbitrary origin, monotonic. */
+export function now(): number {
+  return performance.now();
+}
+
+/** Run `work` and return its result with the milliseconds it took. */
+export async function timed<T>(work: () => Promise<T>): Promise<{value: T; ms: number}> {
+  const start = now();
+  const value = await work();
+  return {value, ms: now() - start};
+}
+
+/** The median of a few repetitions' milliseconds. */
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
