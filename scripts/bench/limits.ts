@@ -1,0 +1,94 @@
+/**
+ * The database's own limits, measured through the Store interface so that both backends run the same
+ * code, on a fresh database without design documents (no validation, no views):
+ * - bulk insert: documents of about 400 bytes in `_bulk_docs` batches of 1,000, one batch at a time;
+ * - single update: get + put of one document (read-modify-write), on distinct documents so nothing
+ *   conflicts, with 1 and with 32 in flight, each for a fixed time;
+ * - changes read: the whole `_changes` feed from 0 in pages of 1,000, without documents, one page at a time.
+ */
+import type {Store} from '../../lib/store/index.js';
+import {benchId, dataFileDoc} from './documents.js';
+import {now, perSecond} from './stats.js';
+
+export interface LimitOptions {
+  /** Documents bulk-inserted (and then updated and read back). @default 20000 */
+  docs?: number;
+  /** Documents per `_bulk_docs` request. @default 1000 */
+  batchSize?: number;
+  /** How long each single-update run lasts, in ms. @default 5000 */
+  updateMs?: number;
+  /** Changes per `_changes` page. @default 1000 */
+  pageSize?: number;
+}
+
+export interface LimitFigures {
+  bulk_insert_docs_per_s: number;
+  single_update_per_s_c1: number;
+  single_update_per_s_c32: number;
+  changes_per_s: number;
+  /** Method details, for the report. */
+  limit_docs: number;
+  changes_read: number;
+}
+
+/** Insert `count` documents in batches; docs/s over the whole run. */
+export async function bulkInsert(store: Store, count: number, batchSize: number, prefix = 'limit'): Promise<number> {
+  const start = now();
+  for (let first = 0; first < count; first += batchSize) {
+    const docs = [];
+    for (let i = first; i < Math.min(count, first + batchSize); i++) docs.push(dataFileDoc(i, {prefix}));
+    const outcomes = await store.bulkWrite(docs);
+    const refused = outcomes.find((o) => !o.ok);
+    if (refused) throw new Error(`bulk insert: ${refused.id} was refused: ${refused.ok ? '' : refused.reason}`);
+  }
+  return perSecond(count, now() - start);
+}
+
+/**
+ * Read-modify-write updates with `concurrency` in flight for `durationMs`: each worker takes its own
+ * documents in turn (worker w: ids w, w + c, w + 2c, ...), reads one and writes it back changed.
+ */
+export async function singleUpdates(store: Store, ids: string[], concurrency: number, durationMs: number): Promise<number> {
+  let done = 0;
+  const start = now();
+  const end = start + durationMs;
+  const worker = async (w: number): Promise<void> => {
+    for (let k = w; now() < end; k += concurrency) {
+      const id = ids[k % ids.length]!;
+      const doc = await store.get(id);
+      if (!doc) throw new Error(`single update: ${id} is missing`);
+      await store.put({...doc, updates: Number(doc.updates ?? 0) + 1});
+      done++;
+    }
+  };
+  await Promise.all(Array.from({length: concurrency}, (_, w) => worker(w)));
+  return perSecond(done, now() - start);
+}
+
+/** Read the whole feed from 0, one page at a time; changes/s and how many were read. */
+export async function readChanges(store: Store, pageSize: number, includeDocs = false): Promise<{perSecond: number; changes: number}> {
+  let since = '0';
+  let changes = 0;
+  const start = now();
+  for (;;) {
+    const page = await store.changes({since, limit: pageSize, includeDocs});
+    changes += page.results.length;
+    since = page.lastSeq;
+    if (page.results.length < pageSize) break;
+  }
+  return {perSecond: perSecond(changes, now() - start), changes};
+}
+
+/** All four limits on one fresh store (which ends up holding `docs` documents). */
+export async function measureLimits(store: Store, options: LimitOptions = {}): Promise<LimitFigures> {
+  const o = {docs: 20_000, batchSize: 1000, updateMs: 5000, pageSize: 1000, ...options};
+  const bulk = await bulkInsert(store, o.docs, o.batchSize);
+  const ids = Array.from({length: o.docs}, (_, i) => benchId(i, 'limit'));
+  const c1 = await singleUpdates(store, ids, 1, o.updateMs);
+  const c32 = await singleUpdates(store, ids, 32, o.updateMs);
+  const changes = await readChanges(store, o.pageSize);
+  return {
+    bulk_insert_docs_per_s: bulk, single_update_per_s_c1: c1, single_update_per_s_c32: c32, changes_per_s: changes.perSecond,
+    limit_docs: o.docs, changes_read: changes.changes,
+  };
+}
