@@ -1,0 +1,116 @@
+/**
+ * `npm run bench` (issue 6): edw's speed as a fraction of what its database can do, on the embedded
+ * database and on a CouchDB-compatible server, in one run. It prints a table and writes the figures
+ * to bench/results.json. See docs/benchmarks.md for what each figure's method is.
+ *
+ *   node dist/scripts/bench.js [--full] [--docs N] [--url URL] [--only embedded|server] [--out PATH]
+ *                              [--concurrency N] [--status-only [--status-docs N]]
+ *
+ * Exit code: 0 done, 1 a measurement failed, 2 bad usage.
+ */
+import {mkdir, writeFile} from 'node:fs/promises';
+import {loadavg} from 'node:os';
+import {dirname, resolve} from 'node:path';
+import {pathToFileURL} from 'node:url';
+import {embeddedBackend, serverBackend, type BackendName, type BenchBackend} from './bench/backends.js';
+import {parseBenchOptions, USAGE, type BenchOptions} from './bench/options.js';
+import {backendResult, describeMachine, formatProfile, formatTable, type BackendResult} from './bench/report.js';
+import {runBackend} from './bench/run-backend.js';
+import {runStatusStudy, formatStatusStudy, type StatusStudy} from './bench/status-study.js';
+import {now} from './bench/stats.js';
+
+const note = (line: string): void => void process.stderr.write(`${line}\n`);
+
+async function openBackend(name: BackendName, options: BenchOptions): Promise<BenchBackend> {
+  return name === 'embedded' ? embeddedBackend() : serverBackend(options.url);
+}
+
+async function runMain(options: BenchOptions): Promise<void> {
+  const started = new Date();
+  const start = now();
+  const machine = describeMachine();
+  const backends: Partial<Record<BackendName, BackendResult>> = {};
+  for (const name of options.only) {
+    const backend = await openBackend(name, options);
+    try {
+      note(`bench: ${name}: ${backend.database}`);
+      const figures = await runBackend(backend, {docs: options.docs, concurrency: options.concurrency, note});
+      backends[name] = backendResult(backend.database, figures);
+    } finally {
+      await backend.close();
+    }
+  }
+  const seconds = (now() - start) / 1000;
+  const results = {
+    machine: {...machine, load_at_end: Math.round(loadavg()[0]! * 100) / 100},
+    run: {started: started.toISOString(), seconds: Math.round(seconds), docs: options.docs, full: options.full, concurrency: options.concurrency},
+    backends,
+  };
+  await mkdir(dirname(resolve(options.out)), {recursive: true});
+  await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  out(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memory_gb} GB, Node ${machine.node}, load ${machine.load_at_start} at start, ${results.machine.load_at_end} at end`);
+  for (const [name, result] of Object.entries(backends)) out(`${name}: ${result!.database}`);
+  out('');
+  for (const line of formatTable(backends)) out(line);
+  out('');
+  out('store calls per step completion in the chain:');
+  for (const line of formatProfile(backends)) out(line);
+  out('');
+  out(`total: ${Math.round(seconds)} s; figures written to ${options.out}`);
+}
+
+async function runStatusOnly(options: BenchOptions): Promise<void> {
+  const start = now();
+  const studies: Partial<Record<BackendName, StatusStudy>> = {};
+  for (const name of options.only) {
+    const backend = await openBackend(name, options);
+    try {
+      note(`bench: ${name}: ${backend.database}: status study at ${options.statusDocs} documents`);
+      studies[name] = await runStatusStudy(backend, {docs: options.statusDocs, note});
+    } finally {
+      await backend.close();
+    }
+  }
+  const seconds = (now() - start) / 1000;
+  await mkdir(dirname(resolve(options.out)), {recursive: true});
+  await writeFile(options.out, `${JSON.stringify({machine: describeMachine(), run: {seconds: Math.round(seconds)}, status: studies}, null, 2)}\n`);
+  for (const line of formatStatusStudy(studies)) process.stdout.write(`${line}\n`);
+  process.stdout.write(`\ntotal: ${Math.round(seconds)} s; figures written to ${options.out}\n`);
+}
+
+/** Run the bench; the exit code: 0 done, 1 a measurement failed, 2 bad usage. */
+export async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseBenchOptions(argv);
+  } catch (error) {
+    note(`bench: ${(error as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    if (options.statusOnly) await runStatusOnly(options);
+    else await runMain(options);
+    return 0;
+  } catch (error) {
+    note(`bench: ${(error as Error).message}`);
+    if (process.env.EDW_BENCH_DEBUG) note((error as Error).stack ?? '');
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const code = await main(process.argv.slice(2));
+  // Exit once the output is flushed, as lib/cli/bin does: a long-poll abandoned at a listener's stop
+  // (pouchdb-server holds idle ones open) would otherwise keep the process alive for minutes.
+  let pending = 2;
+  const done = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}

@@ -1,0 +1,73 @@
+/** The bench's command-line options, parsed and checked once. */
+import {parseArgs} from 'node:util';
+import type {BackendName} from './backends.js';
+
+export interface BenchOptions {
+  /** Documents in the registration and chain figures. @default 10000 (100000 with --full) */
+  docs: number;
+  /** A server root with admin credentials; default EDW_TEST_COUCHDB_URL, else a pouchdb-server the bench starts. */
+  url?: string;
+  /** Backends to measure. @default both */
+  only: BackendName[];
+  /** Where the JSON goes. @default bench/results.json (bench/status.json with --status-only) */
+  out: string;
+  /** Each no-op step's concurrency in the chain and the trickle. @default 16 */
+  concurrency: number;
+  /** Only the `edw status` study (at `statusDocs` documents), not the main figures. @default false */
+  statusOnly: boolean;
+  /** Documents in the status study. @default 100000 */
+  statusDocs: number;
+  full: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --full               100,000 documents in the chain (default 10,000)
+  --docs N             documents in the registration and chain figures (quick runs)
+  --url URL            a CouchDB-compatible server root with admin credentials (http://admin:pw@host:5984/);
+                       default EDW_TEST_COUCHDB_URL, else a pouchdb-server on disk started by the bench
+  --only BACKEND       embedded or server
+  --out PATH           where to write the JSON (default bench/results.json, bench/status.json with --status-only)
+  --concurrency N      each no-op step's concurrency (default 16)
+  --status-only        only time three ways of counting documents per stage (edw status) at --status-docs documents
+  --status-docs N      documents in the status study (default 100000)`;
+
+/** Parse argv; throws a TypeError naming the bad option (the bench exits 2 on it). */
+export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
+  const {values} = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      full: {type: 'boolean', default: false},
+      docs: {type: 'string'},
+      url: {type: 'string'},
+      only: {type: 'string'},
+      out: {type: 'string'},
+      concurrency: {type: 'string'},
+      'status-only': {type: 'boolean', default: false},
+      'status-docs': {type: 'string'},
+      help: {type: 'boolean', short: 'h', default: false},
+    },
+  });
+  if (values.help) return 'help';
+  const whole = (name: string, value: string | undefined, fallback: number, min: number): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < min) throw new TypeError(`--${name} ${value}: expected a whole number of at least ${min}`);
+    return n;
+  };
+  if (values.only !== undefined && values.only !== 'embedded' && values.only !== 'server') {
+    throw new TypeError(`--only ${values.only}: expected embedded or server`);
+  }
+  if (values.url !== undefined && !/^https?:\/\//i.test(values.url)) throw new TypeError('--url: expected an http(s) URL of a server root');
+  const statusOnly = values['status-only']!;
+  return {
+    full: values.full!,
+    docs: whole('docs', values.docs, values.full ? 100_000 : 10_000, 10),
+    url: values.url,
+    only: values.only ? [values.only as BackendName] : ['embedded', 'server'],
+    out: values.out ?? (statusOnly ? 'bench/status.json' : 'bench/results.json'),
+    concurrency: whole('concurrency', values.concurrency, 16, 1),
+    statusOnly,
+    statusDocs: whole('status-docs', values['status-docs'], 100_000, 10),
+  };
+}

@@ -1,0 +1,143 @@
+/** The bench's output: results.json in the issue's shape (with more keys), and the printed table. */
+import {cpus, freemem, loadavg, totalmem, type as osType, release} from 'node:os';
+import type {BackendName} from './backends.js';
+import type {BackendFigures} from './run-backend.js';
+import {significant} from './stats.js';
+
+export interface Machine {
+  cores: number;
+  memory_gb: number;
+  node: string;
+  cpu: string;
+  os: string;
+  /** 1-minute load average at the start of the run: other work on the machine skews every figure. */
+  load_at_start: number;
+  free_memory_gb_at_start: number;
+}
+
+export function describeMachine(): Machine {
+  return {
+    cores: cpus().length, memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown', os: `${osType()} ${release()}`,
+    load_at_start: Math.round(loadavg()[0]! * 100) / 100, free_memory_gb_at_start: Math.round(freemem() / 2 ** 30),
+  };
+}
+
+/** One backend as results.json holds it: `{database, figures, ratios, details}`. */
+export interface BackendResult {
+  database: string;
+  figures: {
+    bulk_insert_docs_per_s: number;
+    single_update_per_s_c1: number;
+    single_update_per_s_c32: number;
+    changes_per_s: number;
+    register_docs_per_s: number;
+    chain_steps_per_s: number;
+    baseline_steps_per_s: number;
+    latency_ms_p50: number;
+    latency_ms_p99: number;
+    status_ms: number;
+    peak_rss_mb: number;
+    [more: string]: number | null;
+  };
+  ratios: {vs_single_update_32: number; vs_baseline: number};
+  /** Everything else measured: per-tenth series, store calls per step, method sizes. */
+  details: Record<string, unknown>;
+}
+
+const round = (value: number | null): number | null => (value === null || !Number.isFinite(value) ? null : significant(value));
+
+export function backendResult(database: string, f: BackendFigures): BackendResult {
+  return {
+    database,
+    figures: {
+      bulk_insert_docs_per_s: significant(f.bulk_insert_docs_per_s),
+      single_update_per_s_c1: significant(f.single_update_per_s_c1),
+      single_update_per_s_c32: significant(f.single_update_per_s_c32),
+      changes_per_s: significant(f.changes_per_s),
+      register_docs_per_s: significant(f.register_docs_per_s),
+      register_docs_per_s_no_md5: significant(f.register_docs_per_s_no_md5),
+      chain_steps_per_s: significant(f.chain_steps_per_s),
+      baseline_steps_per_s: significant(f.baseline_steps_per_s),
+      latency_ms_p50: significant(f.latency_ms_p50),
+      latency_ms_p99: significant(f.latency_ms_p99),
+      status_ms: significant(f.status_ms),
+      peak_rss_mb: significant(f.peak_rss_mb),
+      status_cold_ms: significant(f.status_cold_ms),
+      view_build_ms: significant(f.view_build_ms),
+      first_10pct_docs_per_s: round(f.first_10pct_docs_per_s),
+      last_10pct_docs_per_s: round(f.last_10pct_docs_per_s),
+      last_vs_first_10pct: round(f.last_vs_first_10pct),
+      latency_ms_max: significant(f.latency_ms_max),
+    },
+    ratios: {
+      vs_single_update_32: significant(f.chain_steps_per_s / f.single_update_per_s_c32),
+      vs_baseline: significant(f.chain_steps_per_s / f.baseline_steps_per_s),
+    },
+    details: {
+      docs: f.docs, concurrency: f.concurrency, chain_seconds: significant(f.chain_seconds), chain_complete: f.chain_complete,
+      chain_docs_per_s: significant(f.chain_docs_per_s), steps_per_s_by_tenth: f.steps_per_s_by_tenth.map((v) => significant(v)),
+      rss_start_mb: f.rss_start_mb, rss_by_tenth_mb: f.rss_by_tenth_mb, heap_by_tenth_mb: f.heap_by_tenth_mb,
+      listener_cpu_seconds: significant(f.listener_cpu_seconds), server_cpu_seconds: round(f.server_cpu_seconds),
+      calls_per_step: roundDeep(f.calls_per_step), baseline_calls_per_step: roundDeep(f.baseline_calls_per_step),
+      baseline_docs: f.baseline_docs, baseline_seconds: significant(f.baseline_seconds),
+      latency_files: f.latency_files, latency_missed: f.latency_missed, status_docs: f.status_docs,
+      limit_docs: f.limit_docs, changes_read: f.changes_read,
+    },
+  };
+}
+
+function roundDeep(value: Record<string, Record<string, number>>): Record<string, Record<string, number>> {
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([kk, vv]) => [kk, significant(vv)]))]));
+}
+
+/** Rows of the printed table: figure, how to read it, and the issue's target where it sets one. */
+const ROWS: Array<{label: string; value: (r: BackendResult) => number | null | undefined; target?: string}> = [
+  {label: 'bulk insert docs/s (batches of 1000)', value: (r) => r.figures.bulk_insert_docs_per_s},
+  {label: 'single get+put updates/s, 1 in flight', value: (r) => r.figures.single_update_per_s_c1},
+  {label: 'single get+put updates/s, 32 in flight', value: (r) => r.figures.single_update_per_s_c32},
+  {label: 'changes read/s (from 0, pages of 1000)', value: (r) => r.figures.changes_per_s},
+  {label: 'register docs/s (md5)', value: (r) => r.figures.register_docs_per_s},
+  {label: 'register docs/s (no md5)', value: (r) => r.figures.register_docs_per_s_no_md5},
+  {label: 'stage view build after registering, ms', value: (r) => r.figures.view_build_ms},
+  {label: 'chain step completions/s', value: (r) => r.figures.chain_steps_per_s, target: '>= 3000 embedded'},
+  {label: 'chain docs/s, first 10% (after 1 s)', value: (r) => r.figures.first_10pct_docs_per_s},
+  {label: 'chain docs/s, last 10%', value: (r) => r.figures.last_10pct_docs_per_s},
+  {label: 'last 10% / first 10%', value: (r) => r.figures.last_vs_first_10pct, target: '>= 0.8 (at 100k)'},
+  {label: 'baseline steps/s (seed style)', value: (r) => r.figures.baseline_steps_per_s},
+  {label: 'latency register -> first step, p50 ms', value: (r) => r.figures.latency_ms_p50, target: '< 50'},
+  {label: 'latency register -> first step, p99 ms', value: (r) => r.figures.latency_ms_p99, target: '< 250'},
+  {label: 'edw status ms (warm), at the chain size', value: (r) => r.figures.status_ms, target: '< 1000 at 100k'},
+  {label: 'edw status ms (first call after the run)', value: (r) => r.figures.status_cold_ms},
+  {label: 'listener peak RSS MB (child process)', value: (r) => r.figures.peak_rss_mb},
+  {label: 'ratio chain / single update c32', value: (r) => r.ratios.vs_single_update_32, target: '>= 2 pouchdb-server, >= 3 CouchDB'},
+  {label: 'ratio chain / baseline', value: (r) => r.ratios.vs_baseline, target: '>= 10'},
+];
+
+function cell(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '-';
+  return value >= 1000 ? Math.round(value).toLocaleString('en-US') : String(significant(value));
+}
+
+/** The table as Markdown (prints well in a terminal too). */
+export function formatTable(backends: Partial<Record<BackendName, BackendResult>>): string[] {
+  const names = (['embedded', 'server'] as const).filter((n) => backends[n]);
+  const lines = [
+    `| figure | ${names.join(' | ')} | target (issue 6) |`,
+    `| --- | ${names.map(() => '---:').join(' | ')} | --- |`,
+  ];
+  for (const row of ROWS) lines.push(`| ${row.label} | ${names.map((n) => cell(row.value(backends[n]!))).join(' | ')} | ${row.target ?? ''} |`);
+  return lines;
+}
+
+/** Store calls per step completion in the chain, one line per backend and kind of call. */
+export function formatProfile(backends: Partial<Record<BackendName, BackendResult>>): string[] {
+  const lines = ['| backend | call | calls per step | docs/rows per step | ms per step (summed) |', '| --- | --- | ---: | ---: | ---: |'];
+  for (const [name, result] of Object.entries(backends)) {
+    const calls = (result?.details.calls_per_step ?? {}) as Record<string, {calls: number; items: number; ms: number}>;
+    for (const [kind, c] of Object.entries(calls).sort((a, b) => b[1].ms - a[1].ms)) {
+      lines.push(`| ${name} | ${kind} | ${significant(c.calls)} | ${significant(c.items)} | ${significant(c.ms)} |`);
+    }
+  }
+  return lines;
+}
