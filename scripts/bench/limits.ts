@@ -4,8 +4,12 @@
  * - bulk insert: documents of about 400 bytes in `_bulk_docs` batches of 1,000, one batch at a time;
  * - single update: get + put of one document (read-modify-write), on distinct documents so nothing
  *   conflicts, with 1 and with 32 in flight, each for a fixed time;
- * - changes read: the whole `_changes` feed from 0 in pages of 1,000, without documents, one page at a time.
+ * - changes read: the whole `_changes` feed from 0 in pages of 1,000, without documents, one page at a time;
+ * - and, apart from the limits, the 32-in-flight update again once edw's design documents are in the
+ *   database: what every write of edw's pays for validate_doc_update (run by PouchStore on the
+ *   embedded database, by the server otherwise).
  */
+import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../../lib/design/index.js';
 import type {Store} from '../../lib/store/index.js';
 import {benchId, dataFileDoc} from './documents.js';
 import {now, perSecond} from './stats.js';
@@ -26,6 +30,8 @@ export interface LimitFigures {
   single_update_per_s_c1: number;
   single_update_per_s_c32: number;
   changes_per_s: number;
+  /** 32 in flight, with edw's validate_doc_update in the database. */
+  single_update_per_s_c32_validated: number;
   /** Method details, for the report. */
   limit_docs: number;
   changes_read: number;
@@ -87,8 +93,11 @@ export async function measureLimits(store: Store, options: LimitOptions = {}): P
   const c1 = await singleUpdates(store, ids, 1, o.updateMs);
   const c32 = await singleUpdates(store, ids, 32, o.updateMs);
   const changes = await readChanges(store, o.pageSize);
+  await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+  const validated = await singleUpdates(store, ids, 32, o.updateMs);
   return {
     bulk_insert_docs_per_s: bulk, single_update_per_s_c1: c1, single_update_per_s_c32: c32, changes_per_s: changes.perSecond,
+    single_update_per_s_c32_validated: validated,
     limit_docs: o.docs, changes_read: changes.changes,
   };
 }
