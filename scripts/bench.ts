@@ -6,7 +6,7 @@
  *   node dist/scripts/bench.js [--full] [--docs N] [--url URL] [--only embedded|server] [--out PATH]
  *                              [--concurrency N] [--status-only [--status-docs N]]
  *
- * Exit code: 0 done, 1 a measurement failed, 2 bad usage.
+ * Exit code: 0 done, 1 a measurement failed (the others still ran and are written), 2 bad usage.
  */
 import {mkdir, writeFile} from 'node:fs/promises';
 import {loadavg} from 'node:os';
@@ -25,17 +25,20 @@ async function openBackend(name: BackendName, options: BenchOptions): Promise<Be
   return name === 'embedded' ? embeddedBackend() : serverBackend(options.url);
 }
 
-async function runMain(options: BenchOptions): Promise<void> {
+/** Returns whether every measurement ran (the results are written either way). */
+async function runMain(options: BenchOptions): Promise<boolean> {
   const started = new Date();
   const start = now();
   const machine = describeMachine();
   const backends: Partial<Record<BackendName, BackendResult>> = {};
+  const errors: string[] = [];
   for (const name of options.only) {
     const backend = await openBackend(name, options);
     try {
       note(`bench: ${name}: ${backend.database}`);
       const figures = await runBackend(backend, {docs: options.docs, concurrency: options.concurrency, note});
       backends[name] = backendResult(backend.database, figures);
+      errors.push(...figures.errors.map((line) => `${name}: ${line}`));
     } finally {
       await backend.close();
     }
@@ -57,7 +60,9 @@ async function runMain(options: BenchOptions): Promise<void> {
   out('store calls per step completion in the chain:');
   for (const line of formatProfile(backends)) out(line);
   out('');
+  for (const line of errors) out(`failed: ${line}`);
   out(`total: ${Math.round(seconds)} s; figures written to ${options.out}`);
+  return errors.length === 0;
 }
 
 async function runStatusOnly(options: BenchOptions): Promise<void> {
@@ -93,9 +98,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    if (options.statusOnly) await runStatusOnly(options);
-    else await runMain(options);
-    return 0;
+    if (options.statusOnly) {
+      await runStatusOnly(options);
+      return 0;
+    }
+    return (await runMain(options)) ? 0 : 1;
   } catch (error) {
     note(`bench: ${(error as Error).message}`);
     if (process.env.EDW_BENCH_DEBUG) note((error as Error).stack ?? '');

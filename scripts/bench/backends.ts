@@ -21,18 +21,21 @@ export interface BenchBackend {
   readonly serverPid: number | undefined;
   /** Where a fresh database would be (a folder, or a URL with credentials); not created. */
   freshUrl(purpose: string): string;
-  /** Open (creating) a database; with `design`, push edw's design documents first, as `edw init` does. */
-  open(url: string, options?: {design?: boolean}): Promise<Store>;
+  /**
+   * Open (creating) a database; with `design`, push edw's design documents first, as `edw init` does.
+   * `requestTimeoutMs`: see OpenStoreOptions (server only).
+   */
+  open(url: string, options?: {design?: boolean; requestTimeoutMs?: number}): Promise<Store>;
   /** Delete a database named by `freshUrl` (view indexes included). */
   drop(url: string): Promise<void>;
   /** Stop what the bench started and remove its folders. Idempotent. */
   close(): Promise<void>;
 }
 
-async function openWithDesign(url: string, design: boolean): Promise<Store> {
-  const store = await openStore({url, create: true});
+async function openWithDesign(url: string, options: {design?: boolean; requestTimeoutMs?: number}): Promise<Store> {
+  const store = await openStore({url, create: true, requestTimeoutMs: options.requestTimeoutMs});
   try {
-    if (design) await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+    if (options.design) await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
   } catch (error) {
     await store.close();
     throw error;
@@ -57,7 +60,7 @@ export async function embeddedBackend(): Promise<BenchBackend> {
     database: `PouchDB ${packageVersion('pouchdb')} (LevelDB, in process)`,
     serverPid: undefined,
     freshUrl: (purpose) => join(root, `${purpose}-${++counter}`),
-    open: (url, options = {}) => openWithDesign(url, options.design ?? false),
+    open: (url, options = {}) => openWithDesign(url, options),
     async drop(url) {
       // destroy() also removes PouchDB's view index folders next to the database's.
       const store = await openStore({url, create: true});
@@ -97,7 +100,7 @@ export async function serverBackend(url: string | undefined): Promise<BenchBacke
       return server.pid;
     },
     freshUrl: (purpose) => server.databaseUrl(`edw-bench-${purpose}`),
-    open: (dbUrl, options = {}) => openWithDesign(dbUrl, options.design ?? false),
+    open: (dbUrl, options = {}) => openWithDesign(dbUrl, options),
     drop: (dbUrl) => server.deleteDatabase(dbUrl),
     close: () => server.stop(),
   };

@@ -26,63 +26,68 @@ export function describeMachine(): Machine {
 /** One backend as results.json holds it: `{database, figures, ratios, details}`. */
 export interface BackendResult {
   database: string;
+  /** null where the measurement failed (its line is in details.errors). */
   figures: {
-    bulk_insert_docs_per_s: number;
-    single_update_per_s_c1: number;
-    single_update_per_s_c32: number;
-    changes_per_s: number;
-    register_docs_per_s: number;
-    chain_steps_per_s: number;
-    baseline_steps_per_s: number;
-    latency_ms_p50: number;
-    latency_ms_p99: number;
-    status_ms: number;
-    peak_rss_mb: number;
+    bulk_insert_docs_per_s: number | null;
+    single_update_per_s_c1: number | null;
+    single_update_per_s_c32: number | null;
+    changes_per_s: number | null;
+    register_docs_per_s: number | null;
+    chain_steps_per_s: number | null;
+    baseline_steps_per_s: number | null;
+    latency_ms_p50: number | null;
+    latency_ms_p99: number | null;
+    status_ms: number | null;
+    peak_rss_mb: number | null;
     [more: string]: number | null;
   };
-  ratios: {vs_single_update_32: number; vs_baseline: number};
+  ratios: {vs_single_update_32: number | null; vs_baseline: number | null};
   /** Everything else measured: per-tenth series, store calls per step, method sizes. */
   details: Record<string, unknown>;
 }
 
-const round = (value: number | null): number | null => (value === null || !Number.isFinite(value) ? null : significant(value));
+/** Three significant digits; null for a figure that is missing (its measurement failed) or not a number. */
+const round = (value: number | null | undefined): number | null => (value === null || value === undefined || !Number.isFinite(value) ? null : significant(value));
+
+const ratio = (a: number | undefined, b: number | undefined): number | null => (a === undefined || b === undefined ? null : round(a / b));
 
 export function backendResult(database: string, f: BackendFigures): BackendResult {
   return {
     database,
     figures: {
-      bulk_insert_docs_per_s: significant(f.bulk_insert_docs_per_s),
-      single_update_per_s_c1: significant(f.single_update_per_s_c1),
-      single_update_per_s_c32: significant(f.single_update_per_s_c32),
-      changes_per_s: significant(f.changes_per_s),
-      register_docs_per_s: significant(f.register_docs_per_s),
-      register_docs_per_s_no_md5: significant(f.register_docs_per_s_no_md5),
-      chain_steps_per_s: significant(f.chain_steps_per_s),
-      baseline_steps_per_s: significant(f.baseline_steps_per_s),
-      latency_ms_p50: significant(f.latency_ms_p50),
-      latency_ms_p99: significant(f.latency_ms_p99),
-      status_ms: significant(f.status_ms),
-      peak_rss_mb: significant(f.peak_rss_mb),
-      status_cold_ms: significant(f.status_cold_ms),
-      view_build_ms: significant(f.view_build_ms),
+      bulk_insert_docs_per_s: round(f.bulk_insert_docs_per_s),
+      single_update_per_s_c1: round(f.single_update_per_s_c1),
+      single_update_per_s_c32: round(f.single_update_per_s_c32),
+      changes_per_s: round(f.changes_per_s),
+      register_docs_per_s: round(f.register_docs_per_s),
+      register_docs_per_s_no_md5: round(f.register_docs_per_s_no_md5),
+      single_update_per_s_c32_validated: round(f.single_update_per_s_c32_validated),
+      chain_steps_per_s: round(f.chain_steps_per_s),
+      baseline_steps_per_s: round(f.baseline_steps_per_s),
+      latency_ms_p50: round(f.latency_ms_p50),
+      latency_ms_p99: round(f.latency_ms_p99),
+      status_ms: round(f.status_ms),
+      peak_rss_mb: round(f.peak_rss_mb),
+      status_cold_ms: round(f.status_cold_ms),
+      view_build_ms: round(f.view_build_ms),
       first_10pct_docs_per_s: round(f.first_10pct_docs_per_s),
       last_10pct_docs_per_s: round(f.last_10pct_docs_per_s),
       last_vs_first_10pct: round(f.last_vs_first_10pct),
-      latency_ms_max: significant(f.latency_ms_max),
+      latency_ms_max: round(f.latency_ms_max),
     },
     ratios: {
-      vs_single_update_32: significant(f.chain_steps_per_s / f.single_update_per_s_c32),
-      vs_baseline: significant(f.chain_steps_per_s / f.baseline_steps_per_s),
+      vs_single_update_32: ratio(f.chain_steps_per_s, f.single_update_per_s_c32),
+      vs_baseline: ratio(f.chain_steps_per_s, f.baseline_steps_per_s),
     },
     details: {
-      docs: f.docs, concurrency: f.concurrency, chain_seconds: significant(f.chain_seconds), chain_complete: f.chain_complete,
-      chain_docs_per_s: significant(f.chain_docs_per_s), steps_per_s_by_tenth: f.steps_per_s_by_tenth.map((v) => significant(v)),
+      docs: f.docs, concurrency: f.concurrency, chain_seconds: round(f.chain_seconds), chain_complete: f.chain_complete,
+      chain_docs_per_s: round(f.chain_docs_per_s), steps_per_s_by_tenth: f.steps_per_s_by_tenth?.map((v) => round(v)),
       rss_start_mb: f.rss_start_mb, rss_by_tenth_mb: f.rss_by_tenth_mb, heap_by_tenth_mb: f.heap_by_tenth_mb,
-      listener_cpu_seconds: significant(f.listener_cpu_seconds), server_cpu_seconds: round(f.server_cpu_seconds),
-      calls_per_step: roundDeep(f.calls_per_step), baseline_calls_per_step: roundDeep(f.baseline_calls_per_step),
-      baseline_docs: f.baseline_docs, baseline_seconds: significant(f.baseline_seconds),
+      listener_cpu_seconds: round(f.listener_cpu_seconds), server_cpu_seconds: round(f.server_cpu_seconds),
+      calls_per_step: roundDeep(f.calls_per_step ?? {}), baseline_calls_per_step: roundDeep(f.baseline_calls_per_step ?? {}),
+      baseline_docs: f.baseline_docs, baseline_seconds: round(f.baseline_seconds),
       latency_files: f.latency_files, latency_missed: f.latency_missed, status_docs: f.status_docs,
-      limit_docs: f.limit_docs, changes_read: f.changes_read,
+      limit_docs: f.limit_docs, changes_read: f.changes_read, errors: f.errors,
     },
   };
 }
@@ -96,6 +101,7 @@ const ROWS: Array<{label: string; value: (r: BackendResult) => number | null | u
   {label: 'bulk insert docs/s (batches of 1000)', value: (r) => r.figures.bulk_insert_docs_per_s},
   {label: 'single get+put updates/s, 1 in flight', value: (r) => r.figures.single_update_per_s_c1},
   {label: 'single get+put updates/s, 32 in flight', value: (r) => r.figures.single_update_per_s_c32},
+  {label: "  same, with edw's validate_doc_update", value: (r) => r.figures.single_update_per_s_c32_validated},
   {label: 'changes read/s (from 0, pages of 1000)', value: (r) => r.figures.changes_per_s},
   {label: 'register docs/s (md5)', value: (r) => r.figures.register_docs_per_s},
   {label: 'register docs/s (no md5)', value: (r) => r.figures.register_docs_per_s_no_md5},
