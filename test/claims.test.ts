@@ -172,4 +172,22 @@ forEachBackend((backend) => {
     t.deepEqual(doc.process, []);
     t.is(doc.edw?.claim?.owner, 'thief');
   });
+
+  test(`${backend.name}: sweeps of many small pages, while the chain's own writes move documents on, start every waiting document once per step`, async (t) => {
+    const {store, ids} = await setup(t, backend, 23);
+    const runs = new Map<string, number>();
+    const count = (step: string) => async (doc: DataFileDoc): Promise<StepResult> => {
+      runs.set(`${step} ${doc._id}`, (runs.get(`${step} ${doc._id}`) ?? 0) + 1);
+      return {};
+    };
+    const first: ChainStep = {...probe(count('first')), name: 'first', concurrency: 2};
+    const second: ChainStep = {...probe(count('second')), name: 'second', after: 'first', concurrency: 2};
+    // Pages of 3: the later pages of each sweep read the index as the first page left it.
+    const run = new Runner({store, steps: [first, second], log: silentLogger(), owner: 'pager', pageSize: 3, pollMs: 1000, heartbeatMs: 0, once: true});
+    const summary = await run.run();
+    t.is(summary.completed, 2 * ids.length);
+    t.deepEqual([...runs.values()].filter((n) => n !== 1), []);
+    t.is(runs.size, 2 * ids.length);
+    for (const doc of (await store.getMany(ids)) as DataFileDoc[]) t.deepEqual(doc.process.map((e) => e.name), ['first', 'second']);
+  });
 });

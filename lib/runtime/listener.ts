@@ -261,15 +261,20 @@ export class StepListener extends EventEmitter {
    * document from being started twice).
    */
   async #sweep(): Promise<void> {
+    // The first query brings the index up to date (past the feed position, read before the sweep);
+    // the later ones read it as it stands: re-indexing every write made meanwhile would only find
+    // changes the feed delivers anyway, and on PouchDB it costs more than the sweep itself.
+    let update = true;
     for (const state of ['ready', 'retry']) {
       // Keys are [stage, state, id]: each page starts just after the last key of the one before.
       let startkey: unknown[] = [this.step.after, state];
       while (!this.#stopSignal.aborted) {
         const result = await this.#whileReachable('sweep the stage view', () => this.#store.query({
           design: DESIGN, view: 'stage', startkey, endkey: [this.step.after, state, {}],
-          reduce: false, includeDocs: true, conflicts: true, limit: this.#pageSize,
+          reduce: false, includeDocs: true, conflicts: true, limit: this.#pageSize, update,
         }));
         if (!result) break;
+        update = false;
         const last = result.rows[result.rows.length - 1];
         const rows = result.rows.filter((row) => JSON.stringify(row.key) !== JSON.stringify(startkey));
         for (const row of rows) if (row.doc) void this.#enqueue(row.doc);

@@ -73,6 +73,13 @@ export interface ViewParams {
   limit?: number;
   skip?: number;
   descending?: boolean;
+  /**
+   * False: answer from the index as it stands, without first indexing the changes since its last
+   * update (`stale=ok`: CouchDB 3's `stable=true&update=false`, understood by PouchDB and
+   * pouchdb-server alike). For reads that know the index already covers what they need, such as the
+   * later pages of a sweep whose first page brought it up to date. @default true
+   */
+  update?: boolean;
   signal?: AbortSignal;
 }
 

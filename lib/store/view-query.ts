@@ -9,5 +9,6 @@ export function viewQuery(params: ViewParams): Record<string, unknown> {
   ];
   const out: Record<string, unknown> = {};
   for (const [from, to] of names) if (params[from] !== undefined) out[to] = params[from];
+  if (params.update === false) out.stale = 'ok';
   return out;
 }
