@@ -9,7 +9,7 @@ import type {Doc, Store} from '../store/index.js';
 import {backoffDelay} from './backoff.js';
 import {Reachability} from './reachability.js';
 import {resolveConflicts} from './conflicts.js';
-import {ClaimLostError, withClaim, withEntry, withoutClaim, type Outcome} from './claim.js';
+import {ClaimLostError, withClaim, withEntry, withoutClaim, type ClaimSpec, type Outcome} from './claim.js';
 import {keepLease} from './lease.js';
 import {executeStep, StepInterrupted} from './execute.js';
 import type {ChainStep} from './step.js';
@@ -98,6 +98,8 @@ export class StepListener extends EventEmitter {
   readonly #reach: Reachability;
   readonly #write: (doc: Doc, signal?: AbortSignal) => Promise<string>;
   #since: string | undefined;
+  /** The listener of the step after this one in this process, if exactly one: see handOffTo. */
+  #next: StepListener | undefined;
   #lastProgress: string | null = null;
   #stopped: Promise<void> | undefined;
 
@@ -198,6 +200,50 @@ export class StepListener extends EventEmitter {
     this.#feedWait?.abort();
   }
 
+  /**
+   * Hand documents this listener completes to `next` (the step after this one, in this process): the
+   * write that records the result also claims the document for `next`, which runs it without a claim
+   * write of its own (4 writes per document through a three-step chain instead of 6). Only while
+   * fewer than `next`'s concurrency wait in its queue (a hand-over that waits there past its lease is
+   * claimed afresh); otherwise `next` finds the document on its feed, as a listener elsewhere would.
+   */
+  handOffTo(next: StepListener): void {
+    if (next.step.after !== this.step.name) throw new TypeError(`step ${next.step.name} does not follow ${this.step.name}`);
+    this.#next = next;
+  }
+
+  /** Take `id` in (so neither feed nor sweep starts it) if this listener can start it now. */
+  #reserve(id: string): boolean {
+    if (this.#stopSignal.aborted || this.#active.has(id) || this.#queue.size >= this.step.concurrency) return false;
+    this.#active.add(id);
+    return true;
+  }
+
+  /**
+   * A reserved document that was not handed over after all: let it go, and look at it again as the
+   * feed would have (the feed may have shown it meanwhile, and skipped it as taken).
+   */
+  #release(id: string, latest: Doc | null): void {
+    this.#active.delete(id);
+    if (this.#stopSignal.aborted) return;
+    if (latest) void this.#enqueue(latest);
+    else this.requestSweep();
+  }
+
+  /** Run a reserved document whose claim (`token`) the previous step's result write took for this step. */
+  #adopt(doc: DataFileDoc, token: number, attempt: number): void {
+    void this.#schedule(doc._id, async () => {
+      const log = this.#log.child({docId: doc._id});
+      if (this.#stopSignal.aborted) {
+        await this.#giveBack(doc._id, token, log);
+        return;
+      }
+      // It waited in the queue past its lease: claim it afresh (another listener may have taken it).
+      if ((doc.edw?.claim?.expires ?? 0) <= this.#now()) return this.#handle(doc);
+      await this.#runHeld(doc, token, attempt, log);
+    });
+  }
+
   get #stopSignal(): AbortSignal {
     return this.#stopping.signal;
   }
@@ -290,14 +336,19 @@ export class StepListener extends EventEmitter {
     // A conflicted document is merged first, whatever its state: the merge may change its stage.
     if (!doc._conflicts?.length && !this.#worthTrying(doc)) return Promise.resolve();
     this.#active.add(doc._id);
+    return this.#schedule(doc._id, () => this.#handle(doc as DataFileDoc));
+  }
+
+  /** Queue the work on a document already marked active; it is unmarked when the work ends. */
+  #schedule(id: string, work: () => Promise<void>): Promise<void> {
     return this.#queue
-      .add(() => this.#handle(doc as DataFileDoc))
+      .add(work)
       .catch((error: unknown) => {
         // Counted as handled by the feed position, so it must be found again: sweep for it.
-        this.#log.error('document not handled, will look again', {docId: doc._id, error: errorMessage(error)});
+        this.#log.error('document not handled, will look again', {docId: id, error: errorMessage(error)});
         this.#scheduleSweepAt(this.#now() + Math.min(this.#leaseMs, this.#maxBackoffMs));
       })
-      .finally(() => this.#active.delete(doc._id));
+      .finally(() => this.#active.delete(id));
   }
 
   /** Whether the document may need this step now; schedules a sweep for when a claim or retry time ends. */
@@ -336,10 +387,7 @@ export class StepListener extends EventEmitter {
       last = doc;
       const ready = readiness(doc, this.step, this.#now(), this.#owner);
       if (ready.kind !== 'run') return null;
-      const {doc: next, claim} = withClaim(doc as DataFileDoc, {
-        step: this.step.name, version: this.step.version, owner: this.#owner, host: hostname(), pid: process.pid,
-        leaseMs: this.#leaseMs, now: this.#now(),
-      });
+      const {doc: next, claim} = withClaim(doc as DataFileDoc, this.#claimSpec());
       claimed = {doc: next, token: claim.token, attempt: ready.attempt};
       return next;
     }, {current: seen, write: this.#write}));
@@ -347,19 +395,23 @@ export class StepListener extends EventEmitter {
       this.#worthTrying(last ?? {_id: seen._id});
       return;
     }
-    claimed = {...claimed, doc: written as DataFileDoc};
-    const {token, attempt} = claimed;
-    this.emit('started', {id: seen._id, step: this.step.name});
+    await this.#runHeld(written as DataFileDoc, claimed.token, claimed.attempt, log);
+  }
+
+  /** Run the step on a document this listener holds claim `token` on, and record the result. */
+  async #runHeld(claimedDoc: DataFileDoc, token: number, attempt: number, log: Logger): Promise<void> {
+    const id = claimedDoc._id;
+    this.emit('started', {id, step: this.step.name});
     log.info('step started', {attempt});
 
     // The latest revision this listener wrote: the base of renewals and of the result, so that none
     // needs a read first (a 409 still reads, and re-decides on what it finds).
-    const held = {doc: claimed.doc};
-    const lease = keepLease({store: this.#store, held, write: this.#write, id: seen._id, token, owner: this.#owner, leaseMs: this.#leaseMs, now: this.#now, log});
+    const held = {doc: claimedDoc};
+    const lease = keepLease({store: this.#store, held, write: this.#write, id, token, owner: this.#owner, leaseMs: this.#leaseMs, now: this.#now, log});
     let outcome;
     try {
       outcome = await executeStep({
-        step: this.step, doc: claimed.doc, attempt, store: this.#store, log, signals: [this.#abortSteps.signal, lease.signal],
+        step: this.step, doc: claimedDoc, attempt, store: this.#store, log, signals: [this.#abortSteps.signal, lease.signal],
       });
     } finally {
       lease.stop();
@@ -367,17 +419,11 @@ export class StepListener extends EventEmitter {
 
     if (outcome.interrupted === 'claim-lost') {
       log.warn('claim lost, result dropped', {attempt});
-      this.emit('lost', {id: seen._id, step: this.step.name});
+      this.emit('lost', {id, step: this.step.name});
       return;
     }
     if (outcome.interrupted === 'stopped') {
-      // One try, outside the stop's abort: if it fails the lease runs out and another listener takes over.
-      try {
-        await updateDocument(this.#store, seen._id, (doc) => withoutClaim(doc as DataFileDoc | null, token, this.#owner));
-        log.info('step interrupted by stop, document given back');
-      } catch (error) {
-        log.warn('step interrupted by stop, claim left to expire', {error: errorMessage(error)});
-      }
+      await this.#giveBack(id, token, log);
       return;
     }
     const {entry} = outcome;
@@ -390,12 +436,35 @@ export class StepListener extends EventEmitter {
     } else if (outcome.retryable && attempt < this.step.attempts) {
       result = {kind: 'retry', attempts: attempt, next: this.#now() + backoffDelay(attempt, this.#backoffMs, this.#maxBackoffMs)};
     } else result = {kind: 'failed', attempts: attempt};
-    const recorded = await this.#record(seen._id, held.doc, log, (doc) => (hasEntry(doc, entry) ? null : withEntry(doc, token, this.#owner, entry, result)));
-    if (recorded !== 'recorded') {
-      if (recorded === 'lost') this.emit('lost', {id: seen._id, step: this.step.name});
+    // Done, and the next step runs in this process with room to start it: the same write claims it for that step.
+    const next = result.kind === 'done' && this.#next !== undefined && this.#next.#reserve(id) ? this.#next : undefined;
+    let handed: {token: number; attempt: number} | undefined;
+    let recorded: Recorded;
+    try {
+      recorded = await this.#record(id, held.doc, log, (doc) => {
+        handed = undefined;
+        if (hasEntry(doc, entry)) return null;
+        const after = withEntry(doc, token, this.#owner, entry, result);
+        const ready = next ? readiness(after, next.step, this.#now(), this.#owner) : undefined;
+        if (!next || ready?.kind !== 'run') return after;
+        const claimed = withClaim(after, next.#claimSpec());
+        handed = {token: claimed.claim.token, attempt: ready.attempt};
+        return claimed.doc;
+      });
+    } catch (error) {
+      if (next) next.#release(id, null);
+      throw error;
+    }
+    if (next) {
+      const written = typeof recorded === 'object' ? recorded.doc : null;
+      if (written && handed) next.#adopt(written, handed.token, handed.attempt);
+      else next.#release(id, written);
+    }
+    if (typeof recorded !== 'object') {
+      if (recorded === 'lost') this.emit('lost', {id, step: this.step.name});
       return;
     }
-    const event: StepEvent = {id: seen._id, step: this.step.name, entry};
+    const event: StepEvent = {id, step: this.step.name, entry};
     this.#lastProgress = entry.finished ?? new Date().toISOString();
     if (result.kind === 'done') {
       log.info('step done', {attempt, ms: Date.parse(entry.finished!) - Date.parse(entry.started!)});
@@ -410,17 +479,34 @@ export class StepListener extends EventEmitter {
     }
   }
 
+  /** A claim of this step by this process, starting now. */
+  #claimSpec(): ClaimSpec {
+    return {step: this.step.name, version: this.step.version, owner: this.#owner, host: hostname(), pid: process.pid, leaseMs: this.#leaseMs, now: this.#now()};
+  }
+
+  /** Drop claim `token` without recording anything (stopping). One try, outside the stop's abort: if it fails, the lease runs out and another listener takes over. */
+  async #giveBack(id: string, token: number, log: Logger): Promise<void> {
+    try {
+      await updateDocument(this.#store, id, (doc) => withoutClaim(doc as DataFileDoc | null, token, this.#owner));
+      log.info('step interrupted by stop, document given back');
+    } catch (error) {
+      log.warn('step interrupted by stop, claim left to expire', {error: errorMessage(error)});
+    }
+  }
+
   /**
-   * Write a change under the claim's token, through 409s and outages: `lost` if another listener
-   * holds the claim now, `stopped` if a hard stop came first.
+   * Write a change under the claim's token, through 409s and outages: the document written (null if
+   * `change` found nothing to do), `lost` if another listener holds the claim now, `stopped` if a
+   * hard stop came first.
    * `change` returns null when the document already shows the change: a write whose answer was lost
    * (connection dropped after the server wrote it) is retried, meets a 409, and finds itself there.
    */
-  async #record(id: string, current: DataFileDoc, log: Logger, change: (doc: DataFileDoc | null) => DataFileDoc | null): Promise<'recorded' | 'lost' | 'stopped'> {
+  async #record(id: string, current: DataFileDoc, log: Logger, change: (doc: DataFileDoc | null) => DataFileDoc | null): Promise<Recorded> {
     try {
       const written = await this.#whileReachable('record the result',
         () => updateDocument(this.#store, id, (doc) => change(doc as DataFileDoc | null), {current, write: this.#write}), this.#abortSteps.signal);
-      return written === undefined ? 'stopped' : 'recorded';
+      // null: nothing written, the document already shows the change (an earlier try's answer was lost).
+      return written === undefined ? 'stopped' : {doc: written as DataFileDoc | null};
     } catch (error) {
       if (error instanceof ClaimLostError) {
         log.warn('result refused: claim lost', {error: error.message});
@@ -435,6 +521,9 @@ export class StepListener extends EventEmitter {
     return this.#reach.call(what, call, signal);
   }
 }
+
+/** What writing a result came to: the document written (null: already there), or why not. */
+type Recorded = {doc: DataFileDoc | null} | 'lost' | 'stopped';
 
 /** Whether this very entry (same step, attempt, host and times) is already in the document's history. */
 function hasEntry(doc: DataFileDoc | null, entry: ProcessEntry): boolean {

@@ -72,6 +72,11 @@ export class Runner extends EventEmitter {
     // One batcher for the process: claims and results of every step share `_bulk_docs` requests.
     const batcher = new WriteBatcher({store: options.store});
     this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner, reachability, batcher}));
+    // A step's result write also claims the document for the step after it, when exactly one step here follows it.
+    for (const listener of this.stepListeners) {
+      const following = this.stepListeners.filter((l) => l.step.after === listener.step.name);
+      if (following.length === 1) listener.handOffTo(following[0]!);
+    }
     if (options.heartbeatMs !== 0) {
       this.#heartbeat = new Heartbeat({
         store: options.store, owner, log: options.log, intervalMs: options.heartbeatMs,
