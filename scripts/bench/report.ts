@@ -49,6 +49,12 @@ export interface BackendResult {
 /** Three significant digits; null for a figure that is missing (its measurement failed) or not a number. */
 const round = (value: number | null | undefined): number | null => (value === null || value === undefined || !Number.isFinite(value) ? null : significant(value));
 
+/** The listener's heap after a full GC at the first (0) or last (-1) tenth of the chain's documents. */
+function tenth(r: BackendResult, at: 0 | -1): number | null {
+  const series = r.details.heap_by_tenth_mb;
+  return Array.isArray(series) && series.length > 0 ? (series.at(at) as number) : null;
+}
+
 const ratio = (a: number | undefined, b: number | undefined): number | null => (a === undefined || b === undefined ? null : round(a / b));
 
 export function backendResult(database: string, f: BackendFigures): BackendResult {
@@ -116,6 +122,8 @@ const ROWS: Array<{label: string; value: (r: BackendResult) => number | null | u
   {label: 'edw status ms (warm), at the chain size', value: (r) => r.figures.status_ms, target: '< 1000 at 100k'},
   {label: 'edw status ms (first call after the run)', value: (r) => r.figures.status_cold_ms},
   {label: 'listener peak RSS MB (child process)', value: (r) => r.figures.peak_rss_mb},
+  {label: 'listener heap MB after GC, first tenth of documents', value: (r) => tenth(r, 0)},
+  {label: 'listener heap MB after GC, last tenth of documents', value: (r) => tenth(r, -1), target: 'flat'},
   {label: 'ratio chain / single update c32', value: (r) => r.ratios.vs_single_update_32, target: '>= 2 pouchdb-server, >= 3 CouchDB'},
   {label: 'ratio chain / baseline', value: (r) => r.ratios.vs_baseline, target: '>= 10'},
 ];
