@@ -1,7 +1,7 @@
 import test from 'ava';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
 import {COUNTS_ID, refreshCounts, StageCounts, statusFromCounts, statusFromView} from '../lib/inspect/index.js';
-import type {DataFileDoc} from '../lib/pipeline/index.js';
+import {isDataFile, type DataFileDoc} from '../lib/pipeline/index.js';
 import type {Doc, Store} from '../lib/store/index.js';
 import {forEachBackend} from './helpers/backends.js';
 
@@ -67,6 +67,38 @@ forEachBackend((backend) => {
     t.deepEqual(statusFromCounts(replayed, STEPS, NOW), statusFromCounts(counts, STEPS, NOW));
     const caughtUp = await refreshCounts(store, {save: false});
     t.deepEqual(statusFromCounts(caughtUp, STEPS, NOW), statusFromCounts(counts, STEPS, NOW));
+  });
+
+  test(`${backend.name}: a long refresh cut short keeps the progress it saved along the way (saveEveryMs)`, async (t) => {
+    const store = await backend.open(t);
+    await mixed(store);
+    // The real store, its third feed read aborted as a stop would (pages of 2 changes).
+    const cutShort = async (saveEveryMs?: number): Promise<void> => {
+      const stop = new AbortController();
+      let reads = 0;
+      const stopping = new Proxy(store, {get: (target, key) => {
+        if (key !== 'changes') {
+          const value: unknown = Reflect.get(target, key, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return (params: Parameters<Store['changes']>[0]) => {
+          if (++reads === 3) stop.abort(new Error('stopped'));
+          return target.changes({...params, signal: stop.signal});
+        };
+      }});
+      await t.throwsAsync(refreshCounts(stopping, {pageSize: 2, signal: stop.signal, ...(saveEveryMs === undefined ? {} : {saveEveryMs})}));
+      t.is(reads, 3, 'cut short at the third read');
+    };
+    await cutShort();
+    t.is(await store.getLocal(COUNTS_ID), null, 'without saveEveryMs nothing is saved before the end');
+    await cutShort(0);
+    const saved = StageCounts.fromBody(await store.getLocal(COUNTS_ID));
+    t.not(saved.seq, '0');
+    const firstFour = await store.changes({since: '0', limit: 4, includeDocs: true});
+    const expected = firstFour.results.filter((c) => isDataFile(c.doc ?? null)).length;
+    t.is(saved.places().reduce((n, p) => n + p.count, 0), expected, 'the data files of the two pages read before the stop');
+    // The next refresh reads on from there to the same counts as a read from 0.
+    t.deepEqual(statusFromCounts(await refreshCounts(store), STEPS, NOW), await statusFromView(store, STEPS, NOW));
   });
 });
 

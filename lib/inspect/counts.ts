@@ -102,22 +102,33 @@ export interface RefreshOptions {
   pageSize?: number;
   /** Write the result back for the next reader. @default true */
   save?: boolean;
+  /**
+   * With `save`: also write the counts reached so far during a long read, at most this often (ms),
+   * so that a read cut short (a stop, a feed moving as fast as it is read) still leaves its progress
+   * to the next reader. @default only at the end
+   */
+  saveEveryMs?: number;
   signal?: AbortSignal;
 }
 
 /** Read the saved counts, bring them up to the feed's end, and save them if anything changed. */
 export async function refreshCounts(store: Store, options: RefreshOptions = {}): Promise<StageCounts> {
   const counts = StageCounts.fromBody(await store.getLocal(COUNTS_ID, options.signal));
-  const start = counts.seq;
+  const save = options.save ?? true;
+  let saved = {seq: counts.seq, at: Date.now()};
+  const saveNow = async (): Promise<void> => {
+    await store.putLocal(COUNTS_ID, counts.toBody() as unknown as Record<string, unknown>, options.signal);
+    saved = {seq: counts.seq, at: Date.now()};
+  };
   for (;;) {
     const page = await store.changes({since: counts.seq, includeDocs: true, limit: options.pageSize ?? 2000, signal: options.signal});
+    options.signal?.throwIfAborted(); // an in-process read does not watch the signal: stop between pages
     for (const change of page.results) counts.apply(change.id, change.doc, !!change.deleted);
     const moved = page.lastSeq !== counts.seq;
     counts.seq = page.lastSeq;
     if (page.results.length === 0 || !moved) break;
+    if (save && options.saveEveryMs !== undefined && Date.now() - saved.at >= options.saveEveryMs) await saveNow();
   }
-  if ((options.save ?? true) && counts.seq !== start) {
-    await store.putLocal(COUNTS_ID, counts.toBody() as unknown as Record<string, unknown>, options.signal);
-  }
+  if (save && counts.seq !== saved.seq) await saveNow();
   return counts;
 }

@@ -48,7 +48,8 @@ export class CountsKeeper {
     this.#refreshing = this.#refreshing.then(async () => {
       if (this.#stopping.signal.aborted) return;
       try {
-        await refreshCounts(this.#options.store, {signal: this.#stopping.signal});
+        // A first refresh at 100,000 documents can chase a busy feed for minutes: keep its progress.
+        await refreshCounts(this.#options.store, {signal: this.#stopping.signal, saveEveryMs: Math.max(5000, this.#intervalMs)});
       } catch (error) {
         if (!this.#stopping.signal.aborted) this.#options.log.debug('stage counts not refreshed', {error: errorMessage(error)});
       }
