@@ -1,5 +1,7 @@
 import {EdwError} from '../errors/index.js';
 import type {Claim, DataFileDoc, ProcessEntry} from '../pipeline/index.js';
+import {backoffDelay} from './backoff.js';
+import type {StepOutcome} from './execute.js';
 
 /** The document no longer holds this listener's claim token: another listener took it over. */
 export class ClaimLostError extends EdwError {
@@ -52,6 +54,33 @@ export type Outcome =
   | {kind: 'done'}
   | {kind: 'retry'; next: number; attempts: number}
   | {kind: 'failed'; attempts: number};
+
+export interface RetryPolicy {
+  /** Tries a step gets before its document fails for good. */
+  attempts: number;
+  /** Epoch ms. */
+  now: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+/** What an attempt's outcome means for the document: done, a retry at a later time, or failed for good. */
+export function outcomeOf(outcome: StepOutcome, attempt: number, policy: RetryPolicy): Outcome {
+  const next = policy.now + backoffDelay(attempt, policy.backoffMs, policy.maxBackoffMs);
+  if (outcome.entry.status === 'done') return {kind: 'done'};
+  // The database, not the step, failed: recorded, tried again, but not counted against `attempts`
+  // (an outage must not fail files for good; the runtime's own calls wait it out the same way).
+  if (outcome.databaseUnreachable) return {kind: 'retry', attempts: attempt - 1, next};
+  if (outcome.retryable && attempt < policy.attempts) return {kind: 'retry', attempts: attempt, next};
+  return {kind: 'failed', attempts: attempt};
+}
+
+/** Whether this very entry (same step, attempt, host and times) is already in the document's history. */
+export function hasEntry(doc: DataFileDoc | null, entry: ProcessEntry): boolean {
+  if (!doc || !Array.isArray(doc.process)) return false;
+  const wanted = JSON.stringify(entry);
+  return doc.process.some((e) => JSON.stringify(e) === wanted);
+}
 
 /**
  * The document with the step's entry appended and the claim released, only if it still holds the

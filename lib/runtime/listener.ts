@@ -6,10 +6,10 @@ import {errorMessage} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
 import {isDataFile, readiness, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import type {Doc, Store} from '../store/index.js';
-import {backoffDelay} from './backoff.js';
 import {Reachability} from './reachability.js';
 import {resolveConflicts} from './conflicts.js';
-import {ClaimLostError, withClaim, withEntry, withoutClaim, type ClaimSpec, type Outcome} from './claim.js';
+import {ClaimLostError, hasEntry, outcomeOf, withClaim, withEntry, withoutClaim, type ClaimSpec} from './claim.js';
+import {sweepStage} from './sweep.js';
 import {keepLease} from './lease.js';
 import {executeStep, StepInterrupted} from './execute.js';
 import type {ChainStep} from './step.js';
@@ -306,29 +306,13 @@ export class StepListener extends EventEmitter {
    * It does not wait for their steps to finish, so the feed goes on meanwhile (#active keeps a
    * document from being started twice).
    */
-  async #sweep(): Promise<void> {
-    // The first query brings the index up to date (past the feed position, read before the sweep);
-    // the later ones read it as it stands: re-indexing every write made meanwhile would only find
-    // changes the feed delivers anyway, and on PouchDB it costs more than the sweep itself.
-    let update = true;
-    for (const state of ['ready', 'retry']) {
-      // Keys are [stage, state, id]: each page starts just after the last key of the one before.
-      let startkey: unknown[] = [this.step.after, state];
-      while (!this.#stopSignal.aborted) {
-        const result = await this.#whileReachable('sweep the stage view', () => this.#store.query({
-          design: DESIGN, view: 'stage', startkey, endkey: [this.step.after, state, {}],
-          reduce: false, includeDocs: true, conflicts: true, limit: this.#pageSize, update,
-        }));
-        if (!result) break;
-        update = false;
-        const last = result.rows[result.rows.length - 1];
-        const rows = result.rows.filter((row) => JSON.stringify(row.key) !== JSON.stringify(startkey));
-        for (const row of rows) if (row.doc) void this.#enqueue(row.doc);
-        if (result.rows.length < this.#pageSize || !last) break;
-        startkey = last.key as unknown[];
-        await this.#queue.onSizeLessThan(this.#pageSize);
-      }
-    }
+  #sweep(): Promise<void> {
+    return sweepStage({
+      store: this.#store, stage: this.step.after, pageSize: this.#pageSize, signal: this.#stopSignal,
+      call: (what, query) => this.#whileReachable(what, query),
+      take: (doc) => void this.#enqueue(doc),
+      room: () => this.#queue.onSizeLessThan(this.#pageSize),
+    });
   }
 
   #enqueue(doc: Doc): Promise<void> {
@@ -427,15 +411,7 @@ export class StepListener extends EventEmitter {
       return;
     }
     const {entry} = outcome;
-    let result: Outcome;
-    if (entry.status === 'done') result = {kind: 'done'};
-    else if (outcome.databaseUnreachable) {
-      // The database, not the step, failed: recorded, tried again, but not counted against `attempts`
-      // (an outage must not fail files for good; the runtime's own calls wait it out the same way).
-      result = {kind: 'retry', attempts: attempt - 1, next: this.#now() + backoffDelay(attempt, this.#backoffMs, this.#maxBackoffMs)};
-    } else if (outcome.retryable && attempt < this.step.attempts) {
-      result = {kind: 'retry', attempts: attempt, next: this.#now() + backoffDelay(attempt, this.#backoffMs, this.#maxBackoffMs)};
-    } else result = {kind: 'failed', attempts: attempt};
+    const result = outcomeOf(outcome, attempt, {attempts: this.step.attempts, now: this.#now(), backoffMs: this.#backoffMs, maxBackoffMs: this.#maxBackoffMs});
     // Done, and the next step runs in this process with room to start it: the same write claims it for that step.
     const next = result.kind === 'done' && this.#next !== undefined && this.#next.#reserve(id) ? this.#next : undefined;
     let handed: {token: number; attempt: number} | undefined;
@@ -524,10 +500,3 @@ export class StepListener extends EventEmitter {
 
 /** What writing a result came to: the document written (null: already there), or why not. */
 type Recorded = {doc: DataFileDoc | null} | 'lost' | 'stopped';
-
-/** Whether this very entry (same step, attempt, host and times) is already in the document's history. */
-function hasEntry(doc: DataFileDoc | null, entry: ProcessEntry): boolean {
-  if (!doc || !Array.isArray(doc.process)) return false;
-  const wanted = JSON.stringify(entry);
-  return doc.process.some((e) => JSON.stringify(e) === wanted);
-}
