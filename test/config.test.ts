@@ -63,6 +63,7 @@ test('malformed configuration is refused with the file, line or key named', asyn
     ['[step.a]\nafter = new\nkind = move_to_sps\n[step.b]\nafter = new\nkind = move_to_sps\n', /both follow new/],
     ['[step.a]\nafter = nowhere\nkind = move_to_sps\n', /does not lead back to new/],
     ['[register]\nrun_pattern = ([\n', /not a valid regular expression/],
+    ['[database]\nurl =\n', /\[database\] url: is empty/],
   ];
   for (const [text, message] of cases) {
     const path = await configFile(t, text);

@@ -3,7 +3,7 @@ import {subscribe, unsubscribe} from 'node:diagnostics_channel';
 import {createServer, type ServerResponse} from 'node:http';
 import {join} from 'node:path';
 import test, {type ExecutionContext} from 'ava';
-import {AuthError, ConflictError, NotFoundError, UnavailableError} from '../lib/errors/index.js';
+import {AuthError, ConfigError, ConflictError, NotFoundError, UnavailableError} from '../lib/errors/index.js';
 import {openStore, SHARE_FILE, type Doc, type Store} from '../lib/store/index.js';
 import {backends, forEachBackend, testServer} from './helpers/backends.js';
 import {findFreePort, startCouchServer} from './helpers/couch-server.js';
@@ -32,6 +32,11 @@ async function writeAll(store: Store, docs: Doc[]): Promise<void> {
 }
 
 const ids = (page: {results: Array<{id: string}>}): string[] => page.results.map((c) => c.id).sort();
+
+test('an empty database location is refused, not resolved to the working directory', async (t) => {
+  await t.throwsAsync(openStore({url: '', create: true}), {instanceOf: ConfigError, message: /database location is empty/});
+  await t.throwsAsync(openStore({url: '  ', create: true}), {instanceOf: ConfigError});
+});
 
 forEachBackend((backend) => {
   test(`${backend.name}: a missing database is NotFoundError without create, and create() answers the same on every call`, async (t) => {

@@ -166,6 +166,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     dbPassword ??= seed.password;
     if (seed.viewname) notes.push(`${user!.file} [Cloudant] viewname is not used: edw queries its own design document _design/edw (run 'edw push-design')`);
   }
+  // An empty value would resolve to the config's own folder and quietly create a database there.
+  if (!url.value.trim()) throw new ConfigError(`${url.where}: is empty; name a folder for the embedded database or an http(s):// server URL`);
   let dbUrl = /^https?:\/\//i.test(url.value) ? url.value : absolute(url.value, url.base);
   if (env.EDW_DB_URL) dbUrl = /^https?:\/\//i.test(env.EDW_DB_URL) ? env.EDW_DB_URL : absolute(env.EDW_DB_URL, cwd);
   if (env.EDW_DB_USER) dbUser = env.EDW_DB_USER;

@@ -1,6 +1,6 @@
 import {existsSync} from 'node:fs';
 import {resolve} from 'node:path';
-import {NotFoundError, UnavailableError} from '../errors/index.js';
+import {ConfigError, NotFoundError, UnavailableError} from '../errors/index.js';
 import {CouchStore} from './couch-store.js';
 import {PouchStore} from './pouch-store.js';
 import {readShareFile, SharedStore, shareStore} from './share.js';
@@ -29,6 +29,8 @@ export function isServerUrl(url: string): boolean {
 
 /** Open the configured database: a server, the embedded folder, or the process that holds that folder. */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  // resolve('') is the working directory: an empty setting would create a database wherever the command ran.
+  if (!options.url.trim()) throw new ConfigError('the database location is empty: name a folder for the embedded database or an http(s):// server URL');
   if (isServerUrl(options.url)) {
     const store = new CouchStore(options);
     try {
