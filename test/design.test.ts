@@ -70,12 +70,16 @@ test('the stage view marks bad, failed and retrying documents in the key', (t) =
   }
 });
 
-test('the stage filter passes good documents at the asked stage only', (t) => {
-  const filter = compile(design.filters!.stage!);
-  t.true(filter(seedDoc, {query: {stage: 'move_to_sps'}}) as boolean);
-  t.false(filter(seedDoc, {query: {stage: 'new'}}) as boolean);
-  t.false(filter({...seedDoc, status: 'bad'}, {query: {stage: 'move_to_sps'}}) as boolean);
-  t.false(filter({_id: 'x', _deleted: true}, {query: {stage: 'new'}}) as boolean);
+test('the stages filter passes good documents at one of the asked stages only', (t) => {
+  const filter = compile(design.filters!.stages!);
+  const asked = (...stages: string[]) => ({query: {stages: `,${stages.join(',')},`}});
+  t.true(filter(seedDoc, asked('move_to_sps')) as boolean);
+  t.true(filter(seedDoc, asked('new', 'move_to_sps')) as boolean);
+  t.false(filter(seedDoc, asked('new', 'signal_processing')) as boolean);
+  t.false(filter(seedDoc, asked()) as boolean);
+  t.false(filter({...seedDoc, status: 'bad'}, asked('move_to_sps')) as boolean);
+  t.false(filter({_id: 'x', _deleted: true}, asked('new')) as boolean);
+  t.false(filter({_id: 'det', type: 'detection', time: 1}, asked('new')) as boolean);
 });
 
 test('validate_doc_update lets a non-admin append to process and write the seed shape', (t) => {
@@ -113,6 +117,6 @@ test('a design doc diff names added, changed and removed functions', (t) => {
   t.is(change.action, 'updated');
   t.deepEqual(change.changed, ['views.stage.map']);
   t.deepEqual(change.removed, ['views.old.map']);
-  t.deepEqual(change.added, ['filters.stage']);
+  t.deepEqual(change.added, ['filters.stages']);
   t.is(diffDesignDoc(design, design).action, 'unchanged');
 });

@@ -101,7 +101,7 @@ test('with opaque seq strings the chain completes, the saved feed position is th
   const first = await startRunner(t, setup);
   await untilThrough(first.run, first.completed, ids);
   await first.run.stop();
-  const saved = await setup.direct.getLocal(`edw-feed-move_to_sps-${(await import('node:os')).hostname()}`);
+  const saved = await setup.direct.getLocal(`edw-feed-move_to_sps+signal_processing+ingest_detections-${(await import('node:os')).hostname()}`);
   t.true(setup.proxy.isOpaqueSeq(saved?.seq), `saved position ${JSON.stringify(saved?.seq)} is the proxy's opaque string`);
 
   const resumedBefore = setup.proxy.counts.opaqueSinces;

@@ -1,5 +1,4 @@
 import {EventEmitter, setMaxListeners} from 'node:events';
-import {DESIGN} from '../design/index.js';
 import {hostname} from 'node:os';
 import PQueue from 'p-queue';
 import {errorMessage} from '../errors/index.js';
@@ -24,13 +23,13 @@ export interface ListenerOptions {
   owner: string;
   /** How long a claim holds a document. @default 30000 */
   leaseMs?: number;
-  /** Long-poll wait of one feed request. @default 30000 */
+  /** Long-poll wait of one feed request (read by the Runner's feed). @default 30000 */
   pollMs?: number;
   /** First delay before retrying a step that failed with an error that may pass. @default 1000 */
   backoffMs?: number;
   /** Cap on that delay, and on the delay between tries while the database is unreachable. @default 60000 */
   maxBackoffMs?: number;
-  /** Documents per feed or view page. @default 200 */
+  /** Documents per view page, and how many may wait in its queue before the feed's are left to a sweep. @default 200 */
   pageSize?: number;
   /** Milliseconds since the epoch; for tests. @default Date.now */
   now?: () => number;
@@ -38,6 +37,8 @@ export interface ListenerOptions {
   reachability?: Reachability;
   /** Claims, renewals and results go out through it, in `_bulk_docs` batches. @default one of its own */
   batcher?: WriteBatcher;
+  /** The process's changes feed (SharedFeed), which gives this listener the documents at its stage. */
+  feed: {readonly positioned: Promise<string | undefined>; readonly since: string | undefined};
 }
 
 /** One listener's part of a heartbeat document. */
@@ -63,9 +64,9 @@ export interface StepEvent {
 
 
 /**
- * Runs one step: sweeps the stage view at start and when woken, follows the filtered feed, claims each
- * waiting document, runs the step with bounded concurrency, appends the result under the claim's token,
- * and saves its feed position once the changes before it are handled.
+ * Runs one step: sweeps the stage view at start and when woken, takes the documents the process's
+ * feed (SharedFeed) shows at its stage, claims each waiting document, runs the step with bounded
+ * concurrency, and appends the result under the claim's token.
  *
  * Events: `started` (StepEvent without entry), `completed`, `retrying`, `failed` (StepEvent),
  * `lost` (StepEvent without entry: another listener took the claim over, the result was dropped),
@@ -77,7 +78,6 @@ export class StepListener extends EventEmitter {
   readonly #log: Logger;
   readonly #owner: string;
   readonly #leaseMs: number;
-  readonly #pollMs: number;
   readonly #backoffMs: number;
   readonly #maxBackoffMs: number;
   readonly #pageSize: number;
@@ -89,15 +89,15 @@ export class StepListener extends EventEmitter {
   readonly #stopping = new AbortController();
   /** Aborts running steps (hard stop, or the soft stop's timeout). */
   readonly #abortSteps = new AbortController();
-  #feedWait: AbortController | undefined;
+  readonly #feed: ListenerOptions['feed'];
+  /** Wakes the loop when a sweep is asked for or the listener stops. */
+  #wake: (() => void) | undefined;
   #sweepNeeded = false;
   #wakeTimer: NodeJS.Timeout | undefined;
   #wakeAt = Infinity;
   #loop: Promise<void> | undefined;
-  #checkpoints: Promise<void> = Promise.resolve();
   readonly #reach: Reachability;
   readonly #write: (doc: Doc, signal?: AbortSignal) => Promise<string>;
-  #since: string | undefined;
   /** The listener of the step after this one in this process, if exactly one: see handOffTo. */
   #next: StepListener | undefined;
   #lastProgress: string | null = null;
@@ -110,12 +110,12 @@ export class StepListener extends EventEmitter {
     this.#log = options.log.child({step: options.step.name});
     this.#owner = options.owner;
     this.#leaseMs = options.leaseMs ?? 30_000;
-    this.#pollMs = options.pollMs ?? 30_000;
+    this.#feed = options.feed;
     this.#backoffMs = options.backoffMs ?? 1000;
     this.#maxBackoffMs = options.maxBackoffMs ?? 60_000;
     this.#pageSize = options.pageSize ?? 200;
     this.#now = options.now ?? Date.now;
-    for (const [name, value] of Object.entries({leaseMs: this.#leaseMs, pollMs: this.#pollMs, backoffMs: this.#backoffMs, pageSize: this.#pageSize})) {
+    for (const [name, value] of Object.entries({leaseMs: this.#leaseMs, pollMs: options.pollMs ?? 30_000, backoffMs: this.#backoffMs, pageSize: this.#pageSize})) {
       if (!(Number.isFinite(value) && value > 0)) throw new TypeError(`StepListener option ${name}: expected a positive number, got ${value}`);
     }
     this.#queue = new PQueue({concurrency: options.step.concurrency});
@@ -132,7 +132,7 @@ export class StepListener extends EventEmitter {
   /** What a heartbeat reports of this listener. */
   get state(): ListenerState {
     return {
-      step: this.step.name, since: this.#since ?? null, reachable: this.#reach.reachable,
+      step: this.step.name, since: this.#feed.since ?? null, reachable: this.#reach.reachable,
       running: this.#queue.pending, queued: this.#queue.size, last_progress: this.#lastProgress,
     };
   }
@@ -142,7 +142,7 @@ export class StepListener extends EventEmitter {
     return this.#queue.size + this.#queue.pending;
   }
 
-  /** Start sweeping and following the feed. The returned promise settles when the listener has stopped. */
+  /** Start sweeping and taking the feed's documents. The returned promise settles when the listener has stopped. */
   start(): Promise<void> {
     this.#loop ??= this.#run().catch((error: unknown) => {
       this.#log.error('listener stopped by an error', {error: errorMessage(error)});
@@ -153,12 +153,12 @@ export class StepListener extends EventEmitter {
 
   /**
    * Stop taking work, let running steps finish within `timeoutMs` (then abort them and give their
-   * documents back), save the feed position, then close the step (its `close()`, if it has one). Idempotent.
+   * documents back), then close the step (its `close()`, if it has one). Idempotent.
    */
   stop(timeoutMs = 30_000): Promise<void> {
     this.#stopped ??= (async () => {
       this.#stopping.abort();
-      this.#feedWait?.abort();
+      this.#wake?.();
       clearTimeout(this.#wakeTimer);
       // Not queue.clear(): p-queue leaves the promises of cleared tasks pending forever, and a sweep or
       // a feed page awaiting them would never end. Queued tasks see the stop and return at once.
@@ -168,8 +168,6 @@ export class StepListener extends EventEmitter {
         await this.#queue.onIdle();
         this.#log.debug('stopping: steps finished');
         await this.#loop;
-        this.#log.debug('stopping: feed loop ended');
-        await this.#checkpoints;
         this.#log.debug('stopped');
       } finally {
         clearTimeout(timer);
@@ -197,7 +195,29 @@ export class StepListener extends EventEmitter {
   /** Ask for a sweep of the stage view soon (after a rewind, an outage, or when a claim or retry time comes). */
   requestSweep(): void {
     this.#sweepNeeded = true;
-    this.#feedWait?.abort();
+    this.#wake?.();
+  }
+
+  /**
+   * A document the feed shows at this step's stage. Taken while fewer than a page wait in the queue;
+   * past that it is left to a sweep (the view is the truth), so that a slow step never holds the
+   * process's feed back. Resolves when it is handled.
+   */
+  offer(doc: Doc): Promise<void> {
+    if (this.#active.has(doc._id) || this.#stopSignal.aborted) return Promise.resolve();
+    if (this.#queue.size >= this.#pageSize) {
+      this.requestSweep();
+      return Promise.resolve();
+    }
+    return this.#enqueue(doc);
+  }
+
+  /** The feed read a page (`handled` settles when what it offered here is handled): tell the Runner when nothing is left to do. */
+  pageRead(handled: Promise<void>, empty: boolean): void {
+    if (!empty && this.busy > 0) return;
+    void handled.then(() => {
+      if (this.busy === 0 && !this.#stopSignal.aborted) this.emit('idle');
+    });
   }
 
   /**
@@ -249,13 +269,8 @@ export class StepListener extends EventEmitter {
   }
 
   async #run(): Promise<void> {
-    const checkpointId = `edw-feed-${this.step.name}-${hostname()}`;
-    let since = await this.#whileReachable('read the feed position', async () => {
-      const saved = await this.#store.getLocal(checkpointId);
-      return typeof saved?.seq === 'string' ? saved.seq : (await this.#store.info()).updateSeq;
-    });
-    if (since === undefined) return;
-    this.#since = since;
+    // The feed's position comes first: whatever changes after it is on the feed, whatever before is in the view.
+    if ((await this.#feed.positioned) === undefined) return;
     // The view is the truth about what waits: anything that arrived while no listener ran is found here.
     await this.#sweep();
     while (!this.#stopSignal.aborted) {
@@ -264,40 +279,10 @@ export class StepListener extends EventEmitter {
         await this.#sweep();
         continue;
       }
-      const wait = new AbortController();
-      this.#feedWait = wait;
-      const page = await this.#whileReachable('read the feed', () => this.#store.changes({
-        since: since!,
-        filter: {name: `${DESIGN}/stage`, params: {stage: this.step.after}},
-        includeDocs: true,
-        conflicts: true,
-        limit: this.#pageSize,
-        waitMs: this.#pollMs,
-        signal: wait.signal,
-      }), wait.signal);
-      this.#feedWait = undefined;
-      if (!page) continue;
-      const handled = Promise.all(page.results.map((change) => (change.doc ? this.#enqueue(change.doc) : Promise.resolve())));
-      if (page.lastSeq !== since) {
-        const seq: string = page.lastSeq;
-        since = seq;
-        this.#since = seq;
-        // Saved in order, and only once every change of this page (and of the pages before) is handled.
-        this.#checkpoints = this.#checkpoints
-          .then(() => handled)
-          // The stop's abort does not cut this save short (only a hard stop does): a soft stop saves it.
-          .then(() => this.#whileReachable('save the feed position', () => this.#store.putLocal(checkpointId, {seq, step: this.step.name}), this.#abortSteps.signal))
-          .then(() => undefined, (error: unknown) => {
-            // Never worse than a replay: the start-up sweep finds whatever the position missed.
-            this.#log.warn('feed position not saved', {error: errorMessage(error)});
-          });
-      }
-      // Read ahead while there is room, so a slow document does not hold back the rest.
-      await this.#queue.onSizeLessThan(this.step.concurrency);
-      if (page.results.length === 0 || this.busy === 0) {
-        await handled;
-        if (this.busy === 0) this.emit('idle');
-      }
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+      this.#wake = undefined;
     }
   }
 

@@ -11,8 +11,9 @@ import {Heartbeat} from './heartbeat.js';
 import {CountsKeeper} from './counts-keeper.js';
 import {Reachability} from './reachability.js';
 import {WriteBatcher} from './batcher.js';
+import {SharedFeed} from './feed.js';
 
-export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner'> {
+export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner' | 'feed'> {
   store: Store;
   /** The steps to run, in chain order. */
   steps: ChainStep[];
@@ -48,7 +49,10 @@ export interface Progress {
   running: number;
 }
 
-/** Runs one listener per step in this process, and for `once` decides when the work is drained. */
+/**
+ * Runs one listener per step in this process, fed by one changes feed (SharedFeed), and for `once`
+ * decides when the work is drained.
+ */
 export class Runner extends EventEmitter {
   readonly stepListeners: StepListener[];
   readonly #options: RunnerOptions;
@@ -62,6 +66,7 @@ export class Runner extends EventEmitter {
   #errors: unknown[] = [];
   readonly #heartbeat: Heartbeat | undefined;
   readonly #counts: CountsKeeper | undefined;
+  readonly #feed: SharedFeed;
 
   constructor(options: RunnerOptions) {
     super();
@@ -71,7 +76,17 @@ export class Runner extends EventEmitter {
     const reachability = new Reachability({log: options.log, backoffMs: Math.min(options.backoffMs ?? 1000, 1000), maxBackoffMs: options.maxBackoffMs});
     // One batcher for the process: claims and results of every step share `_bulk_docs` requests.
     const batcher = new WriteBatcher({store: options.store});
-    this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner, reachability, batcher}));
+    const feed: {positioned: Promise<string | undefined>; since: string | undefined} = {
+      get positioned() {
+        return shared.positioned;
+      },
+      get since() {
+        return shared.since;
+      },
+    };
+    this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner, reachability, batcher, feed}));
+    const shared = new SharedFeed({store: options.store, log: options.log, followers: this.stepListeners, reachability, pageSize: options.pageSize ?? 200, pollMs: pollMs ?? 30_000});
+    this.#feed = shared;
     // A step's result write also claims the document for the step after it, when exactly one step here follows it.
     for (const listener of this.stepListeners) {
       const following = this.stepListeners.filter((l) => l.step.after === listener.step.name);
@@ -115,6 +130,11 @@ export class Runner extends EventEmitter {
         if (this.#errors.length > 0) reject(this.#errors[0]);
         else resolve(this.#summary);
       };
+      this.#feed.start().catch((error: unknown) => {
+        this.#options.log.error('changes feed stopped by an error', {error: errorMessage(error)});
+        this.#errors.push(error);
+        void this.stop();
+      });
       for (const listener of this.stepListeners) void listener.start();
       this.#heartbeat?.start();
       void this.#counts?.start();
@@ -132,7 +152,15 @@ export class Runner extends EventEmitter {
   stop(timeoutMs = 30_000): Promise<void> {
     this.#stopping ??= (async () => {
       clearInterval(this.#onceTimer);
-      await Promise.all(this.stepListeners.map((l) => l.stop(timeoutMs)));
+      // The feed's last position is saved once the listeners have handled what it gave them, unless
+      // that takes past the timeout (the database may be unreachable).
+      const hard = new AbortController();
+      const timer = setTimeout(() => hard.abort(), timeoutMs);
+      try {
+        await Promise.all([this.#feed.stop(hard.signal), ...this.stepListeners.map((l) => l.stop(timeoutMs))]);
+      } finally {
+        clearTimeout(timer);
+      }
       await this.#heartbeat?.stop();
       await this.#counts?.stop();
       this.#finish?.();
@@ -143,6 +171,7 @@ export class Runner extends EventEmitter {
   /** Abort running steps now (their documents are given back) and stop. */
   abort(): void {
     for (const listener of this.stepListeners) listener.abort();
+    this.#feed.abort();
     void this.stop(0);
   }
 

@@ -23,7 +23,7 @@ export interface GetOptions {
 export interface ChangesParams {
   /** Position to read from: a value returned as `lastSeq` or a change's `seq`, or `'0'`/`'now'`. Opaque. */
   since: string;
-  /** A filter function of a design document (`'edw/stage'`) and its query parameters. */
+  /** A filter function of a design document (`'edw/stages'`) and its query parameters. */
   filter?: {name: string; params?: Record<string, string>};
   /** @default false */
   includeDocs?: boolean;

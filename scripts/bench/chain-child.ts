@@ -3,8 +3,12 @@
  * EDW_BENCH_CHAIN (JSON of ChainChildSpec), runs the no-op chain with edw's Runner until every
  * document has completed the last step (or the deadline passes), and prints one JSON line
  * (ChainChildReport) on stdout. In a process of its own, so its peak RSS is the listener's alone.
- * EDW_BENCH_DEBUG=1 sends the runtime's debug log to stderr.
+ * EDW_BENCH_DEBUG=1 sends the runtime's debug log to stderr. EDW_BENCH_HEAP_SNAPSHOTS=DIR writes a V8 heap
+ * snapshot into DIR at the first and the last tenth of documents (for finding what the listener keeps).
+ * EDW_BENCH_COUNTS_MS=N sets the Runner's countsMs (0: no stage counts kept; to measure what keeping them costs).
  */
+import {join} from 'node:path';
+import {writeHeapSnapshot} from 'node:v8';
 import {DESIGN} from '../../lib/design/index.js';
 import {createLogger, silentLogger} from '../../lib/log/index.js';
 import {Runner, type StepEvent} from '../../lib/runtime/index.js';
@@ -59,7 +63,7 @@ async function main(): Promise<void> {
   await inner.query({design: DESIGN, view: 'stage', reduce: false, limit: 1});
   const viewBuildMs = now() - viewStart;
   const store = new CountingStore(inner);
-  const runner = new Runner({store, steps: noopChain({concurrency: spec.concurrency}), log: process.env.EDW_BENCH_DEBUG ? createLogger({level: 'debug'}) : silentLogger()});
+  const runner = new Runner({store, steps: noopChain({concurrency: spec.concurrency}), countsMs: process.env.EDW_BENCH_COUNTS_MS ? Number(process.env.EDW_BENCH_COUNTS_MS) : undefined, log: process.env.EDW_BENCH_DEBUG ? createLogger({level: 'debug'}) : silentLogger()});
   const last = NOOP_STEPS[NOOP_STEPS.length - 1];
   const totalSteps = spec.docs * NOOP_STEPS.length;
   const docTimes: number[] = [];
@@ -90,6 +94,8 @@ async function main(): Promise<void> {
         const usage = process.memoryUsage();
         rss.push(mb(usage.rss));
         heap.push(mb(usage.heapUsed));
+        const snapshots = process.env.EDW_BENCH_HEAP_SNAPSHOTS;
+        if (snapshots && (heap.length === 1 || heap.length === 10)) writeHeapSnapshot(join(snapshots, `chain-tenth-${heap.length}.heapsnapshot`));
       }
       if (docTimes.length >= spec.docs) finish();
     });

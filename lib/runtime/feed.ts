@@ -1,0 +1,155 @@
+import {hostname} from 'node:os';
+import {DESIGN} from '../design/index.js';
+import {errorMessage} from '../errors/index.js';
+import type {Logger} from '../log/index.js';
+import {isDataFile, stageOf, type DataFileDoc} from '../pipeline/index.js';
+import type {Doc, Store} from '../store/index.js';
+import type {Reachability} from './reachability.js';
+
+/** A step listener as the feed sees it: the stage it takes documents from, and where to give them. */
+export interface FeedFollower {
+  readonly step: {name: string; after: string};
+  /**
+   * Take a document the feed shows at this follower's stage; resolves once it is handled (run, found
+   * not to need running, or left to a sweep), which is when the feed may save a position past it.
+   */
+  offer(doc: Doc): Promise<void>;
+  /** A feed page was read; `handled` settles when every document offered from it is handled. */
+  pageRead(handled: Promise<void>, empty: boolean): void;
+}
+
+export interface SharedFeedOptions {
+  store: Store;
+  log: Logger;
+  followers: FeedFollower[];
+  reachability: Reachability;
+  /** Changes per request. */
+  pageSize: number;
+  /** Long-poll wait of one request, in ms. */
+  pollMs: number;
+}
+
+/**
+ * The changes feed of one listener process: one filtered feed for every step it runs (filter
+ * `edw/stages`), each change given to the listener of the document's stage. A database reads each
+ * change once per process rather than once per step (on PouchDB and pouchdb-server every filtered
+ * feed reads every change, and that was most of the server's work in the chain benchmark).
+ *
+ * Its position is saved in `_local/edw-feed-<steps>-<host>` only after every change before it is
+ * handled. Saving it is never needed for correctness: at start every listener sweeps the stage view,
+ * which finds whatever waits whether the feed showed it or not.
+ */
+export class SharedFeed {
+  readonly #options: SharedFeedOptions;
+  readonly #stages: string;
+  readonly #checkpointId: string;
+  /** Stops the loop (soft stop). */
+  readonly #stopping = new AbortController();
+  /** Cuts a position save short (hard stop). */
+  readonly #abortSaves = new AbortController();
+  #since: string | undefined;
+  #checkpoints: Promise<void> = Promise.resolve();
+  #loop: Promise<void> | undefined;
+  #wait: AbortController | undefined;
+  #positioned!: (since: string | undefined) => void;
+  /** The position the feed starts from, once read; undefined if stopped before. */
+  readonly positioned = new Promise<string | undefined>((resolve) => {
+    this.#positioned = resolve;
+  });
+
+  constructor(options: SharedFeedOptions) {
+    this.#options = options;
+    const names = options.followers.map((f) => f.step.name);
+    this.#stages = `,${[...new Set(options.followers.map((f) => f.step.after))].join(',')},`;
+    this.#checkpointId = `edw-feed-${names.join('+')}-${hostname()}`;
+  }
+
+  /** The position it reads from (opaque), undefined before it has one. */
+  get since(): string | undefined {
+    return this.#since;
+  }
+
+  /** Read the saved position (or the database's current one), then follow the feed until stopped. */
+  start(): Promise<void> {
+    this.#loop ??= this.#run().finally(() => this.#positioned(undefined));
+    return this.#loop;
+  }
+
+  /**
+   * Stop reading, then save the position once what was offered is handled (the listeners' own stop
+   * ends their work). `hard` cuts that save short.
+   */
+  async stop(hard?: AbortSignal): Promise<void> {
+    this.#stopping.abort();
+    this.#wait?.abort();
+    if (hard?.aborted) this.#abortSaves.abort();
+    else hard?.addEventListener('abort', () => this.#abortSaves.abort(), {once: true});
+    // A loop ended by an error has been reported by whoever started it.
+    await this.#loop?.catch(() => {});
+    await this.#checkpoints;
+  }
+
+  /** Cut the saving of positions short now (the listeners were aborted). */
+  abort(): void {
+    this.#abortSaves.abort();
+    void this.stop();
+  }
+
+  async #run(): Promise<void> {
+    const {store, reachability} = this.#options;
+    const signal = this.#stopping.signal;
+    let since = await reachability.call('read the feed position', async () => {
+      const saved = await store.getLocal(this.#checkpointId);
+      return typeof saved?.seq === 'string' ? saved.seq : (await store.info()).updateSeq;
+    }, signal);
+    if (since === undefined) return;
+    this.#since = since;
+    this.#positioned(since);
+    const byStage = new Map<string, FeedFollower[]>();
+    for (const follower of this.#options.followers) byStage.set(follower.step.after, [...(byStage.get(follower.step.after) ?? []), follower]);
+    while (!signal.aborted) {
+      const wait = new AbortController();
+      this.#wait = wait;
+      const page = await reachability.call('read the feed', () => store.changes({
+        since: since!,
+        filter: {name: `${DESIGN}/stages`, params: {stages: this.#stages}},
+        includeDocs: true,
+        conflicts: true,
+        limit: this.#options.pageSize,
+        waitMs: this.#options.pollMs,
+        signal: wait.signal,
+      }), wait.signal);
+      this.#wait = undefined;
+      if (!page) continue;
+      const offered = new Map<FeedFollower, Promise<void>[]>();
+      for (const change of page.results) {
+        const doc = change.doc;
+        if (!doc) continue;
+        // A conflicted document goes to the listener of its winning revision's stage, which merges it first.
+        for (const follower of (isDataFile(doc) ? byStage.get(stageOf(doc as DataFileDoc)) : undefined) ?? []) {
+          const list = offered.get(follower) ?? [];
+          list.push(follower.offer(doc));
+          offered.set(follower, list);
+        }
+      }
+      const handled = Promise.all([...offered.values()].flat()).then(() => undefined);
+      for (const follower of this.#options.followers) {
+        follower.pageRead(Promise.all(offered.get(follower) ?? []).then(() => undefined), page.results.length === 0);
+      }
+      if (page.lastSeq !== since) {
+        const seq: string = page.lastSeq;
+        since = seq;
+        this.#since = seq;
+        // Saved in order, and only once every change of this page (and of the pages before) is handled.
+        this.#checkpoints = this.#checkpoints
+          .then(() => handled)
+          // The stop does not cut this save short (only a hard stop does): a soft stop saves it.
+          .then(() => reachability.call('save the feed position', () => store.putLocal(this.#checkpointId, {seq, steps: this.#options.followers.map((f) => f.step.name)}), this.#abortSaves.signal))
+          .then(() => undefined, (error: unknown) => {
+            // Never worse than a replay: the start-up sweep finds whatever the position missed.
+            this.#options.log.warn('feed position not saved', {error: errorMessage(error)});
+          });
+      }
+    }
+  }
+}
