@@ -4,6 +4,8 @@ import {COUNTS_ID, refreshCounts, StageCounts, statusFromCounts, statusFromView}
 import {isDataFile, type DataFileDoc} from '../lib/pipeline/index.js';
 import type {Doc, Store} from '../lib/store/index.js';
 import {forEachBackend} from './helpers/backends.js';
+import {silentLogger} from '../lib/log/index.js';
+import {COUNTS_KEEPER_ID, CountsKeeper} from '../lib/runtime/counts-keeper.js';
 
 const STEPS = ['move_to_sps', 'signal_processing', 'ingest_detections'];
 const NOW = Date.parse('2026-11-24T12:00:00Z');
@@ -106,4 +108,44 @@ test('counts saved by an unknown version are ignored and rebuilt from the feed',
   const counts = StageCounts.fromBody({version: 99, seq: '42', docs: {a: 0}, places: ['new\tready\t']});
   t.is(counts.seq, '0');
   t.deepEqual(counts.places(), []);
+});
+
+forEachBackend((backend) => {
+  test(`${backend.name}: one process keeps the stage counts; another leaves them to it, and takes over when it has gone quiet`, async (t) => {
+    const store = await backend.open(t);
+    await mixed(store);
+    const log = silentLogger();
+    const a = new CountsKeeper({store, log, owner: 'a'});
+    const b = new CountsKeeper({store, log, owner: 'b'});
+    t.teardown(async () => {
+      await a.stop();
+      await b.stop();
+    });
+    await a.refreshNow();
+    t.true(a.keeping);
+    t.like(await store.getLocal(COUNTS_KEEPER_ID), {owner: 'a'});
+    t.deepEqual(statusFromCounts(StageCounts.fromBody(await store.getLocal(COUNTS_ID)), STEPS, NOW), await statusFromView(store, STEPS, NOW));
+    await b.refreshNow();
+    t.false(b.keeping, 'a refreshed them a moment ago');
+    t.like(await store.getLocal(COUNTS_KEEPER_ID), {owner: 'a'});
+
+    // a goes on from what it holds: a change reaches the saved counts.
+    const moving = (await store.get('new-1')) as DataFileDoc;
+    await store.put({...moving, process: [{name: 'move_to_sps', status: 'done', started: '2026-11-24T11:00:00Z', finished: '2026-11-24T11:00:01Z'}]});
+    await a.refreshNow();
+    const afterA = StageCounts.fromBody(await store.getLocal(COUNTS_ID));
+    t.is(afterA.seq, (await store.info()).updateSeq);
+    t.deepEqual(statusFromCounts(afterA, STEPS, NOW), await statusFromView(store, STEPS, NOW));
+
+    // a's last refresh is long past (its process died): b takes over from the saved counts.
+    await store.putLocal(COUNTS_KEEPER_ID, {owner: 'a', at: Date.now() - 60_000});
+    const gone = await store.get('new-2');
+    await store.put({...gone!, _deleted: true});
+    await b.refreshNow();
+    t.true(b.keeping);
+    t.like(await store.getLocal(COUNTS_KEEPER_ID), {owner: 'b'});
+    t.deepEqual(statusFromCounts(StageCounts.fromBody(await store.getLocal(COUNTS_ID)), STEPS, NOW), await statusFromView(store, STEPS, NOW));
+    await a.refreshNow();
+    t.false(a.keeping, 'a, back, finds b keeping them');
+  });
 });

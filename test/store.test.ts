@@ -245,6 +245,18 @@ forEachBackend((backend) => {
     t.is((await store.info()).docCount, 1);
   });
 
+  test(`${backend.name}: a _local document written meanwhile by another writer is still replaced by the next write`, async (t) => {
+    const store = await backend.open(t);
+    await store.putLocal('counts', {seq: '1', by: 'this'});
+    // Another process's write: the revision this store last wrote is not the current one any more.
+    const current = await store.get('_local/counts');
+    await store.put({_id: '_local/counts', _rev: current!._rev, seq: '2', by: 'other'});
+    await store.putLocal('counts', {seq: '3', by: 'this'});
+    t.deepEqual(await store.getLocal('counts'), {seq: '3', by: 'this'});
+    await store.putLocal('counts', {seq: '4', by: 'this'});
+    t.deepEqual(await store.getLocal('counts'), {seq: '4', by: 'this'});
+  });
+
   test(`${backend.name}: a revision written as replication would makes a conflict that get, changes and query show with conflicts: true`, async (t) => {
     const store = await backend.open(t);
     await store.put(DESIGN);

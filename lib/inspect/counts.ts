@@ -111,13 +111,24 @@ export interface RefreshOptions {
   signal?: AbortSignal;
 }
 
-/** Read the saved counts, bring them up to the feed's end, and save them if anything changed. */
-export async function refreshCounts(store: Store, options: RefreshOptions = {}): Promise<StageCounts> {
-  const counts = StageCounts.fromBody(await store.getLocal(COUNTS_ID, options.signal));
-  const save = options.save ?? true;
+/** The saved counts (empty, at position 0, when there are none). */
+export async function loadCounts(store: Store, signal?: AbortSignal): Promise<StageCounts> {
+  return StageCounts.fromBody(await store.getLocal(COUNTS_ID, signal));
+}
+
+/** Write `counts` for the next reader. */
+export async function saveCounts(store: Store, counts: StageCounts, signal?: AbortSignal): Promise<void> {
+  await store.putLocal(COUNTS_ID, counts.toBody() as unknown as Record<string, unknown>, signal);
+}
+
+/**
+ * Bring `counts` up to the feed's end, page by page. With `checkpoint`, it is called (and awaited) at
+ * most every `saveEveryMs` during a long read, and once at the end if the position moved since.
+ */
+export async function advanceCounts(store: Store, counts: StageCounts, options: Omit<RefreshOptions, 'save'> & {checkpoint?: () => Promise<void>} = {}): Promise<void> {
   let saved = {seq: counts.seq, at: Date.now()};
-  const saveNow = async (): Promise<void> => {
-    await store.putLocal(COUNTS_ID, counts.toBody() as unknown as Record<string, unknown>, options.signal);
+  const checkpoint = async (): Promise<void> => {
+    await options.checkpoint?.();
     saved = {seq: counts.seq, at: Date.now()};
   };
   for (;;) {
@@ -127,8 +138,15 @@ export async function refreshCounts(store: Store, options: RefreshOptions = {}):
     const moved = page.lastSeq !== counts.seq;
     counts.seq = page.lastSeq;
     if (page.results.length === 0 || !moved) break;
-    if (save && options.saveEveryMs !== undefined && Date.now() - saved.at >= options.saveEveryMs) await saveNow();
+    if (options.saveEveryMs !== undefined && Date.now() - saved.at >= options.saveEveryMs) await checkpoint();
   }
-  if (save && counts.seq !== saved.seq) await saveNow();
+  if (counts.seq !== saved.seq) await checkpoint();
+}
+
+/** Read the saved counts, bring them up to the feed's end, and save them if anything changed. */
+export async function refreshCounts(store: Store, options: RefreshOptions = {}): Promise<StageCounts> {
+  const counts = await loadCounts(store, options.signal);
+  const save = options.save ?? true;
+  await advanceCounts(store, counts, {...options, ...(save ? {checkpoint: () => saveCounts(store, counts, options.signal)} : {})});
   return counts;
 }

@@ -1,13 +1,19 @@
+import {randomBytes} from 'node:crypto';
 import {errorMessage} from '../errors/index.js';
-import {refreshCounts} from '../inspect/index.js';
+import {advanceCounts, loadCounts, saveCounts, type StageCounts} from '../inspect/index.js';
 import type {Logger} from '../log/index.js';
 import type {Store} from '../store/index.js';
+
+/** `_local` document naming the process that keeps the stage counts, and when it last did. */
+export const COUNTS_KEEPER_ID = 'edw-counts-keeper';
 
 export interface CountsKeeperOptions {
   store: Store;
   log: Logger;
   /** Milliseconds between refreshes. @default 2000 */
   intervalMs?: number;
+  /** This process's identity (the Runner's claim owner). @default a random one */
+  owner?: string;
 }
 
 /**
@@ -15,18 +21,37 @@ export interface CountsKeeperOptions {
  * listener process runs, so that a status at 100,000 documents reads a few seconds of feed rather
  * than all of it. Only where the server does not store view reductions (PouchDB, pouchdb-server):
  * CouchDB answers a status with one reduce and needs none of this.
+ *
+ * One process keeps them for the database: each refresh first reads `_local/edw-counts-keeper`, and
+ * a process that finds another one named there, recently, leaves the work (and the memory) to it;
+ * otherwise it names itself and goes on. The keeper holds the counts between refreshes (one entry
+ * per document, about 100 bytes each) and reads only the feed since its last refresh. Two processes
+ * that both start keeping at once both count the same feed, which changes nothing; the next refresh
+ * leaves one.
  */
 export class CountsKeeper {
   readonly #options: CountsKeeperOptions;
   readonly #intervalMs: number;
+  readonly #saveEveryMs: number;
+  readonly #owner: string;
   readonly #stopping = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> = Promise.resolve();
+  /** The counts, while this process keeps them. */
+  #counts: StageCounts | undefined;
 
   constructor(options: CountsKeeperOptions) {
     this.#options = options;
     this.#intervalMs = options.intervalMs ?? 2000;
     if (!(this.#intervalMs > 0)) throw new TypeError(`CountsKeeper option intervalMs: expected a positive number, got ${this.#intervalMs}`);
+    // A first refresh at 100,000 documents can chase a busy feed for minutes: it saves its progress.
+    this.#saveEveryMs = Math.max(5000, this.#intervalMs);
+    this.#owner = options.owner ?? randomBytes(6).toString('hex');
+  }
+
+  /** Whether this process keeps the counts now (it found no other keeper at its last refresh). */
+  get keeping(): boolean {
+    return this.#counts !== undefined;
   }
 
   async start(): Promise<void> {
@@ -43,16 +68,46 @@ export class CountsKeeper {
     await this.#refreshing;
   }
 
+  /** One refresh now (what the timer runs); resolves when it is done. For tests. */
+  refreshNow(): Promise<void> {
+    this.#refresh();
+    return this.#refreshing;
+  }
+
   #refresh(): void {
     // One at a time: a refresh slower than the interval (the first, at 100,000 documents) is not doubled.
     this.#refreshing = this.#refreshing.then(async () => {
       if (this.#stopping.signal.aborted) return;
       try {
-        // A first refresh at 100,000 documents can chase a busy feed for minutes: keep its progress.
-        await refreshCounts(this.#options.store, {signal: this.#stopping.signal, saveEveryMs: Math.max(5000, this.#intervalMs)});
+        await this.#refreshOnce();
       } catch (error) {
         if (!this.#stopping.signal.aborted) this.#options.log.debug('stage counts not refreshed', {error: errorMessage(error)});
       }
+    });
+  }
+
+  async #refreshOnce(): Promise<void> {
+    const {store} = this.#options;
+    const signal = this.#stopping.signal;
+    const keeper = await store.getLocal(COUNTS_KEEPER_ID, signal);
+    // Another process refreshed them lately: leave it to that one. Stale after missing a few refreshes
+    // or a few saves of a long one.
+    const staleMs = Math.max(3 * this.#intervalMs, 2 * this.#saveEveryMs);
+    if (keeper && keeper.owner !== this.#owner && typeof keeper.at === 'number' && Date.now() - keeper.at < staleMs) {
+      this.#counts = undefined;
+      return;
+    }
+    const mark = (): Promise<void> => store.putLocal(COUNTS_KEEPER_ID, {owner: this.#owner, at: Date.now()}, signal);
+    await mark();
+    // Read the saved counts when taking over (another keeper may have moved them on since this one held them).
+    if (!this.#counts || keeper?.owner !== this.#owner) this.#counts = await loadCounts(store, signal);
+    const counts = this.#counts;
+    await advanceCounts(store, counts, {
+      signal, saveEveryMs: this.#saveEveryMs,
+      checkpoint: async () => {
+        await saveCounts(store, counts, signal);
+        await mark();
+      },
     });
   }
 }

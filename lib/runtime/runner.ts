@@ -98,7 +98,7 @@ export class Runner extends EventEmitter {
         state: () => ({listeners: this.stepListeners.map((l) => l.state), completed: this.#summary.completed, failed: this.#summary.failed.length}),
       });
     }
-    if (options.countsMs !== 0) this.#counts = new CountsKeeper({store: options.store, log: options.log, intervalMs: options.countsMs});
+    if (options.countsMs !== 0) this.#counts = new CountsKeeper({store: options.store, log: options.log, intervalMs: options.countsMs, owner});
     for (const listener of this.stepListeners) {
       this.#completed[listener.step.name] = 0;
       listener.on('completed', (event: StepEvent) => {

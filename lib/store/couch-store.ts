@@ -2,6 +2,7 @@ import Nano from 'nano';
 import {AuthError, ConflictError, ConfigError, EdwError, ForbiddenError, NotFoundError, UnavailableError} from '../errors/index.js';
 import {DeadlineError, manyListeners, withDeadline} from './deadline.js';
 import {viewQuery} from './view-query.js';
+import {putLocalDoc} from './local-docs.js';
 import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
 
 export interface CouchStoreOptions {
@@ -78,6 +79,8 @@ export class CouchStore implements Store {
   readonly #requestTimeoutMs: number;
   readonly #longPollGraceMs: number;
   readonly #controller = new AbortController();
+  /** The revision of each `_local` document this store last wrote (see putLocalDoc). */
+  readonly #localRevs = new Map<string, string>();
   /** Whether this store created the database (in create()). */
   #created = false;
   /** What the server's root says of it, asked once. */
@@ -270,17 +273,9 @@ export class CouchStore implements Store {
   }
 
   async putLocal(id: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
-    // _local documents belong to one writer (a listener's own checkpoint): last write wins, a 409 re-reads.
-    for (let attempt = 0; ; attempt++) {
-      const current = await this.get(`_local/${id}`, {signal});
-      try {
-        await this.put({...body, _id: `_local/${id}`, ...(current?._rev ? {_rev: current._rev} : {})}, signal);
-        return;
-      } catch (error) {
-        if (!(error instanceof ConflictError) || attempt >= 5) throw error;
-      }
-    }
+    await putLocalDoc(this.#localRevs, id, body, {get: (docId) => this.get(docId, {signal}), put: (doc) => this.put(doc, signal)});
   }
+
 
   async close(): Promise<void> {
     this.#controller.abort(new EdwError('store closed'));

@@ -6,6 +6,7 @@ import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, View
 import {changeWaiter, type ChangeWaiter} from './change-waiter.js';
 import {Validators} from './validation.js';
 import {compiledViews} from './pouch-views.js';
+import {putLocalDoc} from './local-docs.js';
 
 PouchDB.plugin(compiledViews);
 
@@ -29,6 +30,8 @@ export class PouchStore implements Store {
   readonly #waiter: ChangeWaiter;
   readonly #validators = new Validators();
   readonly #filters = new Map<string, (doc: Doc, req: unknown) => unknown>();
+  /** The revision of each `_local` document this store last wrote (see putLocalDoc). */
+  readonly #localRevs = new Map<string, string>();
   /** Whether the folder existed before this process opened it (PouchDB creates it on open). */
   readonly #existed: boolean;
   #closed = false;
@@ -272,9 +275,7 @@ export class PouchStore implements Store {
   }
 
   async putLocal(id: string, body: Record<string, unknown>): Promise<void> {
-    // _local documents belong to one writer (a listener's own checkpoint), so last write wins.
-    const current = await this.get(`_local/${id}`);
-    await this.put({...body, _id: `_local/${id}`, ...(current?._rev ? {_rev: current._rev} : {})});
+    await putLocalDoc(this.#localRevs, id, body, {get: (docId) => this.get(docId), put: (doc) => this.put(doc)});
   }
 
   async close(): Promise<void> {
