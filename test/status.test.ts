@@ -1,6 +1,6 @@
 import test from 'ava';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
-import {COUNTS_ID, refreshCounts, StageCounts, statusFromCounts, statusFromView} from '../lib/inspect/index.js';
+import {advanceCounts, COUNTS_ID, countsFromView, refreshCounts, StageCounts, statusFromCounts, statusFromView} from '../lib/inspect/index.js';
 import {isDataFile, type DataFileDoc} from '../lib/pipeline/index.js';
 import type {Doc, Store} from '../lib/store/index.js';
 import {forEachBackend} from './helpers/backends.js';
@@ -111,6 +111,19 @@ test('counts saved by an unknown version are ignored and rebuilt from the feed',
 });
 
 forEachBackend((backend) => {
+  test(`${backend.name}: counts read from the stage and claims views, paged, then the feed on top, give the stage view's status`, async (t) => {
+    const store = await backend.open(t);
+    await mixed(store);
+    const counts = await countsFromView(store, {pageSize: 2});
+    t.is(counts.seq, (await store.info()).updateSeq);
+    t.deepEqual(statusFromCounts(counts, STEPS, NOW), await statusFromView(store, STEPS, NOW));
+    const moving = (await store.get('new-1')) as DataFileDoc;
+    await store.put({...moving, process: [{name: 'move_to_sps', status: 'done', started: '2026-11-24T11:00:00Z', finished: '2026-11-24T11:00:01Z'}]});
+    await advanceCounts(store, counts);
+    t.deepEqual(statusFromCounts(counts, STEPS, NOW), await statusFromView(store, STEPS, NOW));
+    t.is(statusFromCounts(counts, STEPS, NOW).stages.new, 2);
+  });
+
   test(`${backend.name}: one process keeps the stage counts; another leaves them to it, and takes over when it has gone quiet`, async (t) => {
     const store = await backend.open(t);
     await mixed(store);

@@ -1,5 +1,5 @@
 export {statusCounts, statusFromCounts, statusFromView, type StatusCounts} from './status.js';
-export {advanceCounts, loadCounts, refreshCounts, saveCounts, StageCounts, COUNTS_ID, type RefreshOptions} from './counts.js';
+export {advanceCounts, countsFromView, loadCounts, refreshCounts, saveCounts, StageCounts, COUNTS_ID, type RefreshOptions} from './counts.js';
 export {listDocuments, type ListOptions} from './list.js';
 export {findDetections, parseTime} from './detections.js';
 export {failedAt, retryDocument, type RetryVerdict} from './retry.js';

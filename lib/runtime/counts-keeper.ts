@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto';
 import {errorMessage} from '../errors/index.js';
-import {advanceCounts, loadCounts, saveCounts, type StageCounts} from '../inspect/index.js';
+import {advanceCounts, countsFromView, loadCounts, saveCounts, type StageCounts} from '../inspect/index.js';
 import type {Logger} from '../log/index.js';
 import type {Store} from '../store/index.js';
 
@@ -99,8 +99,17 @@ export class CountsKeeper {
     }
     const mark = (): Promise<void> => store.putLocal(COUNTS_KEEPER_ID, {owner: this.#owner, at: Date.now()}, signal);
     await mark();
-    // Read the saved counts when taking over (another keeper may have moved them on since this one held them).
-    if (!this.#counts || keeper?.owner !== this.#owner) this.#counts = await loadCounts(store, signal);
+    // Read the saved counts when taking over (another keeper may have moved them on since this one
+    // held them); none saved yet: the stage view's keys, not the whole feed.
+    if (!this.#counts || keeper?.owner !== this.#owner) {
+      const saved = await loadCounts(store, signal);
+      if (saved.seq === '0') {
+        this.#counts = await countsFromView(store, {signal});
+        await saveCounts(store, this.#counts, signal);
+      } else {
+        this.#counts = saved;
+      }
+    }
     const counts = this.#counts;
     await advanceCounts(store, counts, {
       signal, saveEveryMs: this.#saveEveryMs,
