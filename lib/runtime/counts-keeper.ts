@@ -14,6 +14,8 @@ export interface CountsKeeperOptions {
   intervalMs?: number;
   /** This process's identity (the Runner's claim owner). @default a random one */
   owner?: string;
+  /** Changes read per request. @default 2000 */
+  pageSize?: number;
 }
 
 /**
@@ -39,6 +41,9 @@ export class CountsKeeper {
   #refreshing: Promise<void> = Promise.resolve();
   /** The counts, while this process keeps them. */
   #counts: StageCounts | undefined;
+  /** The position of the counts this process last saved. */
+  #savedSeq: string | undefined;
+  #stopped: Promise<void> | undefined;
 
   constructor(options: CountsKeeperOptions) {
     this.#options = options;
@@ -61,11 +66,30 @@ export class CountsKeeper {
     this.#timer.unref();
   }
 
-  /** Stop refreshing; waits for a refresh under way to end (it is aborted). Idempotent. */
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#stopping.abort();
-    await this.#refreshing;
+  /**
+   * Stop refreshing; waits for a refresh under way to end (it is aborted), then saves what it had
+   * read, so that the next `edw status` reads only what came after (one write). Idempotent.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      clearInterval(this.#timer);
+      this.#stopping.abort();
+      await this.#refreshing;
+      const counts = this.#counts;
+      if (!counts || counts.seq === this.#savedSeq) return;
+      try {
+        await this.#save(counts);
+      } catch (error) {
+        this.#options.log.debug('stage counts not saved at stop', {error: errorMessage(error)});
+      }
+    })();
+    return this.#stopped;
+  }
+
+  async #save(counts: StageCounts, signal?: AbortSignal): Promise<void> {
+    const seq = counts.seq;
+    await saveCounts(this.#options.store, counts, signal);
+    this.#savedSeq = seq;
   }
 
   /** One refresh now (what the timer runs); resolves when it is done. For tests. */
@@ -105,16 +129,17 @@ export class CountsKeeper {
       const saved = await loadCounts(store, signal);
       if (saved.seq === '0') {
         this.#counts = await countsFromView(store, {signal});
-        await saveCounts(store, this.#counts, signal);
+        await this.#save(this.#counts, signal);
       } else {
         this.#counts = saved;
+        this.#savedSeq = saved.seq;
       }
     }
     const counts = this.#counts;
     await advanceCounts(store, counts, {
-      signal, saveEveryMs: this.#saveEveryMs,
+      signal, saveEveryMs: this.#saveEveryMs, pageSize: this.#options.pageSize,
       checkpoint: async () => {
-        await saveCounts(store, counts, signal);
+        await this.#save(counts, signal);
         await mark();
       },
     });
