@@ -16,6 +16,8 @@ export interface CountsKeeperOptions {
   owner?: string;
   /** Changes read per request. @default 2000 */
   pageSize?: number;
+  /** At stop, how long the keeper may go on reading the feed to its end before it saves. @default 5000 */
+  finalReadMs?: number;
 }
 
 /**
@@ -67,8 +69,11 @@ export class CountsKeeper {
   }
 
   /**
-   * Stop refreshing; waits for a refresh under way to end (it is aborted), then saves what it had
-   * read, so that the next `edw status` reads only what came after (one write). Idempotent.
+   * Stop refreshing: a refresh under way is aborted; then, if this process keeps the counts, it reads
+   * the feed to its end (the listeners have stopped writing; at most `finalReadMs`) and saves them, so
+   * that the next `edw status` reads only what comes after. On a busy embedded database the keeper
+   * runs seconds behind the feed (at 100,000 documents the first status after a run read 12,000
+   * changes, 1.2 s). Idempotent.
    */
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
@@ -76,7 +81,17 @@ export class CountsKeeper {
       this.#stopping.abort();
       await this.#refreshing;
       const counts = this.#counts;
-      if (!counts || counts.seq === this.#savedSeq) return;
+      if (!counts) return;
+      const budget = new AbortController();
+      const timer = setTimeout(() => budget.abort(), this.#options.finalReadMs ?? 5000);
+      try {
+        await advanceCounts(this.#options.store, counts, {signal: budget.signal, pageSize: this.#options.pageSize});
+      } catch (error) {
+        if (!budget.signal.aborted) this.#options.log.debug('stage counts not brought up to date at stop', {error: errorMessage(error)});
+      } finally {
+        clearTimeout(timer);
+      }
+      if (counts.seq === this.#savedSeq) return;
       try {
         await this.#save(counts);
       } catch (error) {
