@@ -31,6 +31,11 @@ interface CountsBody {
   claims: Record<string, [string, number]>;
 }
 
+/** A place as kept per document: `stage\tstate\tfailedStep` (the step only for the failed state). */
+function placeKey(stage: string, state: string, failedStep: string | undefined): string {
+  return `${stage}\t${state}\t${state === 'failed' ? failedStep ?? '' : ''}`;
+}
+
 /** The places of every data-file document as of a feed position. */
 export class StageCounts {
   readonly #docs = new Map<string, string>();
@@ -74,7 +79,7 @@ export class StageCounts {
     }
     const d = doc as DataFileDoc;
     const state = viewStateOf(d);
-    this.#docs.set(id, `${stageOf(d)}\t${state}\t${state === 'failed' ? d.edw?.failed?.step ?? '' : ''}`);
+    this.#docs.set(id, placeKey(stageOf(d), state, d.edw?.failed?.step));
     const claim = d.edw?.claim;
     if (claim && typeof claim.step === 'string') this.#claims.set(id, [claim.step, claim.expires]);
     else this.#claims.delete(id);
@@ -83,7 +88,7 @@ export class StageCounts {
   /** Set a document's place as the stage view keys it (`[stage, state, id]`, value: the failed step). */
   placeFromView(key: [string, string, string], value: unknown): void {
     const [stage, state, id] = key;
-    this.#docs.set(id, `${stage}\t${state}\t${state === 'failed' && typeof value === 'string' ? value : ''}`);
+    this.#docs.set(id, placeKey(stage, state, typeof value === 'string' ? value : undefined));
   }
 
   /** Documents per place. */

@@ -21,7 +21,8 @@ export interface FeedFollower {
 export interface SharedFeedOptions {
   store: Store;
   log: Logger;
-  followers: FeedFollower[];
+  /** The steps of the process: their stages make the filter, their names the saved position's id. */
+  steps: ReadonlyArray<{name: string; after: string}>;
   reachability: Reachability;
   /** Changes per request. */
   pageSize: number;
@@ -59,9 +60,8 @@ export class SharedFeed {
 
   constructor(options: SharedFeedOptions) {
     this.#options = options;
-    const names = options.followers.map((f) => f.step.name);
-    this.#stages = `,${[...new Set(options.followers.map((f) => f.step.after))].join(',')},`;
-    this.#checkpointId = `edw-feed-${names.join('+')}-${hostname()}`;
+    this.#stages = `,${[...new Set(options.steps.map((s) => s.after))].join(',')},`;
+    this.#checkpointId = `edw-feed-${options.steps.map((s) => s.name).join('+')}-${hostname()}`;
   }
 
   /** The position it reads from (opaque), undefined before it has one. */
@@ -69,9 +69,9 @@ export class SharedFeed {
     return this.#since;
   }
 
-  /** Read the saved position (or the database's current one), then follow the feed until stopped. */
-  start(): Promise<void> {
-    this.#loop ??= this.#run().finally(() => this.#positioned(undefined));
+  /** Read the saved position (or the database's current one), then follow the feed for `followers` until stopped. */
+  start(followers: FeedFollower[]): Promise<void> {
+    this.#loop ??= this.#run(followers).finally(() => this.#positioned(undefined));
     return this.#loop;
   }
 
@@ -95,7 +95,7 @@ export class SharedFeed {
     void this.stop();
   }
 
-  async #run(): Promise<void> {
+  async #run(followers: FeedFollower[]): Promise<void> {
     const {store, reachability} = this.#options;
     const signal = this.#stopping.signal;
     let since = await reachability.call('read the feed position', async () => {
@@ -106,7 +106,7 @@ export class SharedFeed {
     this.#since = since;
     this.#positioned(since);
     const byStage = new Map<string, FeedFollower[]>();
-    for (const follower of this.#options.followers) byStage.set(follower.step.after, [...(byStage.get(follower.step.after) ?? []), follower]);
+    for (const follower of followers) byStage.set(follower.step.after, [...(byStage.get(follower.step.after) ?? []), follower]);
     while (!signal.aborted) {
       const wait = new AbortController();
       this.#wait = wait;
@@ -133,7 +133,7 @@ export class SharedFeed {
         }
       }
       const handled = Promise.all([...offered.values()].flat()).then(() => undefined);
-      for (const follower of this.#options.followers) {
+      for (const follower of followers) {
         follower.pageRead(Promise.all(offered.get(follower) ?? []).then(() => undefined), page.results.length === 0);
       }
       if (page.lastSeq !== since) {
@@ -144,7 +144,7 @@ export class SharedFeed {
         this.#checkpoints = this.#checkpoints
           .then(() => handled)
           // The stop does not cut this save short (only a hard stop does): a soft stop saves it.
-          .then(() => reachability.call('save the feed position', () => store.putLocal(this.#checkpointId, {seq, steps: this.#options.followers.map((f) => f.step.name)}), this.#abortSaves.signal))
+          .then(() => reachability.call('save the feed position', () => store.putLocal(this.#checkpointId, {seq, steps: this.#options.steps.map((s) => s.name)}), this.#abortSaves.signal))
           .then(() => undefined, (error: unknown) => {
             // Never worse than a replay: the start-up sweep finds whatever the position missed.
             this.#options.log.warn('feed position not saved', {error: errorMessage(error)});

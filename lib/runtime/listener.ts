@@ -14,6 +14,7 @@ import {executeStep, StepInterrupted} from './execute.js';
 import type {ChainStep} from './step.js';
 import {updateDocument} from './update.js';
 import {WriteBatcher} from './batcher.js';
+import type {SharedFeed} from './feed.js';
 
 export interface ListenerOptions {
   store: Store;
@@ -38,7 +39,7 @@ export interface ListenerOptions {
   /** Claims, renewals and results go out through it, in `_bulk_docs` batches. @default one of its own */
   batcher?: WriteBatcher;
   /** The process's changes feed (SharedFeed), which gives this listener the documents at its stage. */
-  feed: {readonly positioned: Promise<string | undefined>; readonly since: string | undefined};
+  feed: Pick<SharedFeed, 'positioned' | 'since'>;
 }
 
 /** One listener's part of a heartbeat document. */

@@ -76,17 +76,9 @@ export class Runner extends EventEmitter {
     const reachability = new Reachability({log: options.log, backoffMs: Math.min(options.backoffMs ?? 1000, 1000), maxBackoffMs: options.maxBackoffMs});
     // One batcher for the process: claims and results of every step share `_bulk_docs` requests.
     const batcher = new WriteBatcher({store: options.store});
-    const feed: {positioned: Promise<string | undefined>; since: string | undefined} = {
-      get positioned() {
-        return shared.positioned;
-      },
-      get since() {
-        return shared.since;
-      },
-    };
+    const feed = new SharedFeed({store: options.store, log: options.log, steps: options.steps, reachability, pageSize: options.pageSize ?? 200, pollMs: pollMs ?? 30_000});
+    this.#feed = feed;
     this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner, reachability, batcher, feed}));
-    const shared = new SharedFeed({store: options.store, log: options.log, followers: this.stepListeners, reachability, pageSize: options.pageSize ?? 200, pollMs: pollMs ?? 30_000});
-    this.#feed = shared;
     // A step's result write also claims the document for the step after it, when exactly one step here follows it.
     for (const listener of this.stepListeners) {
       const following = this.stepListeners.filter((l) => l.step.after === listener.step.name);
@@ -130,7 +122,7 @@ export class Runner extends EventEmitter {
         if (this.#errors.length > 0) reject(this.#errors[0]);
         else resolve(this.#summary);
       };
-      this.#feed.start().catch((error: unknown) => {
+      this.#feed.start(this.stepListeners).catch((error: unknown) => {
         this.#options.log.error('changes feed stopped by an error', {error: errorMessage(error)});
         this.#errors.push(error);
         void this.stop();

@@ -33,6 +33,18 @@ export async function timed<T>(work: () => Promise<T>): Promise<{value: T; ms: n
   return {value, ms: now() - start};
 }
 
+/** Run `work` `times` times, one after the other: each run's milliseconds, and the last run's result. */
+export async function timedRuns<T>(times: number, work: () => Promise<T>): Promise<{value: T; ms: number[]}> {
+  const ms: number[] = [];
+  let last!: T;
+  for (let i = 0; i < times; i++) {
+    const run = await timed(work);
+    ms.push(run.ms);
+    last = run.value;
+  }
+  return {value: last, ms};
+}
+
 /** The median of a few repetitions' milliseconds. */
 export function median(values: number[]): number {
   return percentile(values, 50);

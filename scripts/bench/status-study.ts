@@ -14,7 +14,7 @@ import type {ProcessEntry} from '../../lib/pipeline/index.js';
 import type {BenchBackend} from './backends.js';
 import {dataFileDoc, doneEntry} from './documents.js';
 import {NOOP_STEPS} from './noop-chain.js';
-import {median, significant, timed} from './stats.js';
+import {median, significant, timed, timedRuns} from './stats.js';
 import {countsFromChanges, countsFromViewRows, timeStatus} from './status.js';
 
 export interface StatusStudy {
@@ -71,29 +71,14 @@ export async function runStatusStudy(backend: BenchBackend, options: {docs: numb
     note('(a) statusCounts');
     const status = await timeStatus(store, 3);
     note('(b) reduce=false rows of the whole stage view');
-    const rows: number[] = [];
-    let fromRows: Record<string, number> = {};
-    for (let i = 0; i < 3; i++) {
-      const run = await timed(() => countsFromViewRows(store));
-      rows.push(run.ms);
-      fromRows = run.value;
-    }
+    const {ms: rows, value: fromRows} = await timedRuns(3, () => countsFromViewRows(store));
     note('(c) _changes with documents from 0');
-    const changes: number[] = [];
-    let fromChanges: Record<string, number> = {};
-    for (let i = 0; i < 3; i++) {
-      const run = await timed(() => countsFromChanges(store));
-      changes.push(run.ms);
-      fromChanges = run.value;
-    }
+    const {ms: changes, value: fromChanges} = await timedRuns(3, () => countsFromChanges(store));
     note('(d) the last 1000 changes with documents');
-    const tail: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      tail.push((await timed(async () => {
-        const page = await store.changes({since: tailSince, limit: 1000, includeDocs: true});
-        if (page.results.length !== Math.min(1000, options.docs)) throw new Error(`status study: expected the last 1000 changes, got ${page.results.length}`);
-      })).ms);
-    }
+    const {ms: tail} = await timedRuns(3, async () => {
+      const page = await store.changes({since: tailSince, limit: 1000, includeDocs: true});
+      if (page.results.length !== Math.min(1000, options.docs)) throw new Error(`status study: expected the last 1000 changes, got ${page.results.length}`);
+    });
     const expected = Object.fromEntries(Object.entries(status.counts.stages).filter(([, n]) => n > 0));
     const same = (counts: Record<string, number>): boolean => JSON.stringify(Object.entries(counts).sort()) === JSON.stringify(Object.entries(expected).sort());
     return {
