@@ -1,3 +1,4 @@
+import {setTimeout as delay} from 'node:timers/promises';
 import test from 'ava';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
 import {advanceCounts, COUNTS_ID, countsFromView, refreshCounts, StageCounts, statusFromCounts, statusFromView, type StatusCounts} from '../lib/inspect/index.js';
@@ -172,6 +173,25 @@ forEachBackend((backend) => {
     t.deepEqual(await savedWithoutClaims(store), withoutClaims(await statusFromView(store, STEPS, NOW)));
     await a.refreshNow();
     t.false(a.keeping, 'a, back, finds b keeping them');
+  });
+
+  test(`${backend.name}: a keeper refreshes as it starts, not one interval later`, async (t) => {
+    const store = await backend.open(t);
+    await mixed(store);
+    const keeper = new CountsKeeper({store, log: silentLogger(), owner: 'k', intervalMs: 3_600_000});
+    t.teardown(() => keeper.stop());
+    const putLocal = store.putLocal.bind(store);
+    const saved = new Promise<void>((resolve) => {
+      store.putLocal = async (id, body, signal) => {
+        await putLocal(id, body, signal);
+        if (id === COUNTS_ID) resolve();
+      };
+    });
+    await keeper.start();
+    const waited = await Promise.race([saved.then(() => 'saved'), delay(60_000, 'not saved within 60 s of start', {ref: false})]);
+    t.is(waited, 'saved');
+    t.true(keeper.keeping);
+    t.deepEqual(await savedWithoutClaims(store), withoutClaims(await statusFromView(store, STEPS, NOW)));
   });
 
   test(`${backend.name}: a keeper stopped in the middle of a refresh reads the feed to its end and saves it`, async (t) => {
