@@ -127,3 +127,14 @@ export async function processCpuSeconds(pid: number | undefined): Promise<number
     return undefined;
   }
 }
+
+/** Resident memory of a process in MB, from /proc; undefined where unreadable. */
+export async function processRssMb(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}

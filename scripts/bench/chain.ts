@@ -6,7 +6,7 @@
 import {spawn} from 'node:child_process';
 import {extname} from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {processCpuSeconds} from './backends.js';
+import {processCpuSeconds, processRssMb} from './backends.js';
 import type {ChainChildReport, ChainChildSpec} from './chain-child.js';
 import type {CallCount} from './counting-store.js';
 import {NOOP_STEPS} from './noop-chain.js';
@@ -33,6 +33,12 @@ export interface ChainFigures {
   listener_cpu_seconds: number;
   /** CPU seconds of the server process during the run (only when the bench started it). */
   server_cpu_seconds: number | null;
+  /**
+   * Resident memory of the server process before and after the run, in MB (only when the bench
+   * started it): what the chain leaves in the server (see serverBackend on abandoned long-polls).
+   */
+  server_rss_mb_before: number | null;
+  server_rss_mb_after: number | null;
   /** Store calls per step completion, by kind: calls, and summed milliseconds per completion. */
   calls_per_step: Record<string, {calls: number; items: number; ms: number}>;
   concurrency: number;
@@ -64,6 +70,7 @@ function childPath(): string {
 export async function measureChain(options: {url: string; docs: number; concurrency: number; deadlineMs: number; serverPid?: number}): Promise<ChainFigures> {
   const spec: ChainChildSpec = {url: options.url, docs: options.docs, concurrency: options.concurrency, deadlineMs: options.deadlineMs};
   const serverCpuBefore = await processCpuSeconds(options.serverPid);
+  const serverRssBefore = await processRssMb(options.serverPid);
   const child = spawn(process.execPath, [...process.execArgv, '--expose-gc', childPath()], {
     // The URL may carry credentials: in the environment, not on a command line that `ps` shows.
     env: {...process.env, EDW_BENCH_CHAIN: JSON.stringify(spec)},
@@ -78,6 +85,7 @@ export async function measureChain(options: {url: string; docs: number; concurre
     child.once('exit', (exitCode) => resolve(exitCode));
   });
   const serverCpuAfter = await processCpuSeconds(options.serverPid);
+  const serverRssAfter = await processRssMb(options.serverPid);
   const line = out.trim().split('\n').pop() ?? '';
   if (code !== 0 || !line.startsWith('{')) throw new Error(`the chain's listener process exited with code ${code}${line ? `: ${line.slice(0, 300)}` : ''}`);
   const report = JSON.parse(line) as ChainChildReport;
@@ -104,6 +112,8 @@ export async function measureChain(options: {url: string; docs: number; concurre
     heap_by_tenth_mb: report.heapAtDecilesMb,
     listener_cpu_seconds: report.cpuSeconds,
     server_cpu_seconds: serverCpuBefore !== undefined && serverCpuAfter !== undefined ? serverCpuAfter - serverCpuBefore : null,
+    server_rss_mb_before: serverRssBefore ?? null,
+    server_rss_mb_after: serverRssAfter ?? null,
     calls_per_step: Object.fromEntries(Object.entries(report.counts).map(([kind, count]) => [kind, perStep(count)])),
     concurrency: options.concurrency,
   };

@@ -90,6 +90,7 @@ export function backendResult(database: string, f: BackendFigures): BackendResul
       chain_docs_per_s: round(f.chain_docs_per_s), steps_per_s_by_tenth: f.steps_per_s_by_tenth?.map((v) => round(v)),
       rss_start_mb: f.rss_start_mb, rss_by_tenth_mb: f.rss_by_tenth_mb, heap_by_tenth_mb: f.heap_by_tenth_mb,
       listener_cpu_seconds: round(f.listener_cpu_seconds), server_cpu_seconds: round(f.server_cpu_seconds),
+      server_rss_mb_before: round(f.server_rss_mb_before), server_rss_mb_after: round(f.server_rss_mb_after),
       calls_per_step: roundDeep(f.calls_per_step ?? {}), baseline_calls_per_step: roundDeep(f.baseline_calls_per_step ?? {}),
       baseline_docs: f.baseline_docs, baseline_seconds: round(f.baseline_seconds),
       latency_files: f.latency_files, latency_missed: f.latency_missed, status_docs: f.status_docs,
