@@ -1,5 +1,5 @@
 import {setTimeout as delay} from 'node:timers/promises';
-import test from 'ava';
+import test, {type ExecutionContext} from 'ava';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
 import {advanceCounts, COUNTS_ID, countsFromView, refreshCounts, StageCounts, statusFromCounts, statusFromView, type StatusCounts} from '../lib/inspect/index.js';
 import {isDataFile, type DataFileDoc} from '../lib/pipeline/index.js';
@@ -42,6 +42,13 @@ const withoutClaims = (status: StatusCounts): StatusCounts => ({...status, in_pr
 /** The status the saved counts give, claims left out. */
 async function savedWithoutClaims(store: Store): Promise<StatusCounts> {
   return withoutClaims(statusFromCounts(StageCounts.fromBody(await store.getLocal(COUNTS_ID)), STEPS, NOW));
+}
+
+/** `keeper` keeps the counts, is named as their keeper, and saved what the stage view says (claims left out). */
+async function assertKeeps(t: ExecutionContext, store: Store, keeper: CountsKeeper, owner: string): Promise<void> {
+  t.true(keeper.keeping);
+  t.like(await store.getLocal(COUNTS_KEEPER_ID), {owner});
+  t.deepEqual(await savedWithoutClaims(store), withoutClaims(await statusFromView(store, STEPS, NOW)));
 }
 
 async function mixed(store: Store): Promise<void> {
@@ -147,9 +154,7 @@ forEachBackend((backend) => {
       await b.stop();
     });
     await a.refreshNow();
-    t.true(a.keeping);
-    t.like(await store.getLocal(COUNTS_KEEPER_ID), {owner: 'a'});
-    t.deepEqual(await savedWithoutClaims(store), withoutClaims(await statusFromView(store, STEPS, NOW)));
+    await assertKeeps(t, store, a, 'a');
     await b.refreshNow();
     t.false(b.keeping, 'a refreshed them a moment ago');
     t.like(await store.getLocal(COUNTS_KEEPER_ID), {owner: 'a'});
@@ -168,9 +173,7 @@ forEachBackend((backend) => {
     const gone = await store.get('new-2');
     await store.put({...gone!, _deleted: true});
     await b.refreshNow();
-    t.true(b.keeping);
-    t.like(await store.getLocal(COUNTS_KEEPER_ID), {owner: 'b'});
-    t.deepEqual(await savedWithoutClaims(store), withoutClaims(await statusFromView(store, STEPS, NOW)));
+    await assertKeeps(t, store, b, 'b');
     await a.refreshNow();
     t.false(a.keeping, 'a, back, finds b keeping them');
   });
@@ -190,8 +193,7 @@ forEachBackend((backend) => {
     await keeper.start();
     const waited = await Promise.race([saved.then(() => 'saved'), delay(60_000, 'not saved within 60 s of start', {ref: false})]);
     t.is(waited, 'saved');
-    t.true(keeper.keeping);
-    t.deepEqual(await savedWithoutClaims(store), withoutClaims(await statusFromView(store, STEPS, NOW)));
+    await assertKeeps(t, store, keeper, 'k');
   });
 
   test(`${backend.name}: a keeper stopped in the middle of a refresh reads the feed to its end and saves it`, async (t) => {
