@@ -1,9 +1,13 @@
 import test from 'ava';
 import {DESIGN} from '../lib/design/index.js';
-import {eachDetection} from '../lib/inspect/index.js';
-import type {Doc} from '../lib/store/index.js';
+import {eachDetection, listListeners} from '../lib/inspect/index.js';
+import {silentLogger} from '../lib/log/index.js';
+import {deleteOldHeartbeats, Heartbeat, heartbeatId, type HeartbeatDoc} from '../lib/runtime/index.js';
+import type {Doc, Store} from '../lib/store/index.js';
 import {edw} from './helpers/cli.js';
 import {workspace} from './helpers/workspace.js';
+
+const DAY_MS = 86_400_000;
 
 /** Detection documents at the given times (some shared, so that a page can end inside a time). */
 function detections(times: number[]): Doc[] {
@@ -50,4 +54,75 @@ test('edw detections prints what it printed before, as it reads, with "1 detecti
   t.deepEqual(json.out, ['[', ...expected.map((d, i) => `${JSON.stringify(d)}${i < expected.length - 1 ? ',' : ''}`), ']']);
   const none = await edw('--config', ws.configPath, 'detections', '--from', '0', '--to', '1', '--json');
   t.deepEqual(JSON.parse(none.out.join('\n')), []);
+});
+
+function heartbeat(owner: string, beatMs: number, fields: Partial<HeartbeatDoc> = {}): Doc {
+  return {
+    _id: heartbeatId(owner), type: 'listener', owner, host: 'h', pid: 1, started: new Date(beatMs).toISOString(),
+    beat: new Date(beatMs).toISOString(), beat_ms: beatMs, interval_ms: 10_000, listeners: [], completed: 0, failed: 0, ...fields,
+  };
+}
+
+async function writeHeartbeats(store: Store, now: number): Promise<void> {
+  await store.bulkWrite([
+    heartbeat('alive', now - 1000),
+    heartbeat('stale-recent', now - DAY_MS),
+    heartbeat('stale-old', now - 8 * DAY_MS),
+    heartbeat('stopped-recent', now - DAY_MS, {stopped: new Date(now - DAY_MS).toISOString()}),
+    heartbeat('stopped-old', now - 8 * DAY_MS, {stopped: new Date(now - 8 * DAY_MS).toISOString()}),
+    // Beats once every ten days: eight days after its last beat it is alive, and is kept.
+    heartbeat('slow-alive', now - 8 * DAY_MS, {interval_ms: 10 * DAY_MS}),
+  ]);
+}
+
+test('edw listeners forgets listeners stopped or silent for longer than [listen] forget_after (7d), deleting their heartbeats, never a live one\'s', async (t) => {
+  const ws = await workspace(t);
+  t.is(ws.config.listen.forgetAfterMs, 7 * DAY_MS);
+  const store = await ws.open();
+  await writeHeartbeats(store, Date.now());
+  await store.close();
+  const run = await edw('--config', ws.configPath, 'listeners', '--json');
+  t.is(run.code, 0, run.err.join('\n'));
+  t.deepEqual(run.err, ['forgot 2 listeners stopped or silent for more than 7d']);
+  const shown = JSON.parse(run.out[0]!) as Array<{owner: string; state: string}>;
+  t.deepEqual(shown.map((r) => [r.owner, r.state]), [['alive', 'alive'], ['stale-recent', 'stale'], ['stopped-recent', 'stopped'], ['slow-alive', 'alive']]);
+  const again = await edw('--config', ws.configPath, 'listeners');
+  t.deepEqual(again.err, [], 'nothing left to forget');
+  t.is(again.out.length, 4);
+  const reopened = await ws.open();
+  t.is(await reopened.get(heartbeatId('stopped-old')), null);
+  t.is(await reopened.get(heartbeatId('stale-old')), null);
+  t.truthy(await reopened.get(heartbeatId('slow-alive')));
+});
+
+test('[listen] forget_after sets when listeners are forgotten; listListeners alone forgets none', async (t) => {
+  const ws = await workspace(t, {ini: '[listen]\nforget_after = 2h\n'});
+  t.is(ws.config.listen.forgetAfterMs, 2 * 3_600_000);
+  const store = await ws.open();
+  await writeHeartbeats(store, Date.now());
+  const unforgetting = await listListeners(store);
+  t.deepEqual([unforgetting.listeners.length, unforgetting.forgotten], [6, 0], 'the function alone forgets none');
+  await store.close();
+  const run = await edw('--config', ws.configPath, 'listeners');
+  t.deepEqual(run.err, ['forgot 4 listeners stopped or silent for more than 2h']);
+  t.deepEqual(run.out.map((l) => l.split(/\s+/).slice(0, 2)), [['alive', 'alive'], ['alive', 'slow-alive']]);
+});
+
+test('a heartbeat that beat since it was read is not deleted, and a deleted one is written again at the next beat', async (t) => {
+  const ws = await workspace(t);
+  const store = await ws.open();
+  const beatAndStop = async (): Promise<HeartbeatDoc> => {
+    const beats = new Heartbeat({store, owner: 'o', log: silentLogger(), state: () => ({listeners: [], completed: 0, failed: 0})});
+    beats.start();
+    await beats.stop();
+    return (await store.get(heartbeatId('o'))) as unknown as HeartbeatDoc;
+  };
+  const first = await beatAndStop();
+  const second = await beatAndStop();
+  const later = Date.now() + 8 * DAY_MS;
+  t.is(await deleteOldHeartbeats(store, [first], DAY_MS, later), 0, 'the revision read is no longer the current one');
+  t.truthy(await store.get(heartbeatId('o')));
+  t.is(await deleteOldHeartbeats(store, [second], DAY_MS, later), 1);
+  t.is(await store.get(heartbeatId('o')), null);
+  t.truthy((await beatAndStop()).stopped, 'written again');
 });

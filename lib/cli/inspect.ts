@@ -1,5 +1,5 @@
 import {Command} from 'commander';
-import type {Config} from '../config/index.js';
+import {formatDuration, type Config} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
 import {eachDetection, failedAt, listDocuments, listListeners, parseTime, retryDocument, statusCounts, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, stageOf, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
@@ -160,19 +160,21 @@ export function detectionsCommand(state: CliState): Command {
 
 export function listenersCommand(state: CliState): Command {
   return new Command('listeners')
-    .description('every listener process that wrote a heartbeat, alive, stale or stopped')
+    .description('every listener process that wrote a heartbeat, alive, stale or stopped (forgotten after [listen] forget_after)')
     .option('--json', 'print an array of heartbeat documents, each with its state')
     .action(async (options: {json?: boolean}, command: Command) => {
-      const config = readConfig(globals(command), state.io);
-      const reports = await withStore(config, (store) => listListeners(store));
+      const {io} = state;
+      const config = readConfig(globals(command), io);
+      const {listeners, forgotten} = await withStore(config, (store) => listListeners(store, {forgetAfterMs: config.listen.forgetAfterMs}));
+      if (forgotten > 0) io.err(`forgot ${plural(forgotten, 'listener')} stopped or silent for more than ${formatDuration(config.listen.forgetAfterMs)}`);
       if (options.json) {
-        state.io.out(JSON.stringify(reports));
+        io.out(JSON.stringify(listeners));
         return;
       }
-      for (const r of reports) {
+      for (const r of listeners) {
         const steps = r.listeners.map((l) => `${l.step}${l.running ? ` (${l.running} running)` : ''}${l.reachable ? '' : ' [database unreachable]'}`).join(', ');
-        state.io.out(`${r.state.padEnd(7)}  ${r.owner}  pid ${r.pid}  last beat ${r.beat}  done ${r.completed}  failed ${r.failed}  ${steps}`);
+        io.out(`${r.state.padEnd(7)}  ${r.owner}  pid ${r.pid}  last beat ${r.beat}  done ${r.completed}  failed ${r.failed}  ${steps}`);
       }
-      if (reports.length === 0) state.io.err('no listener has written a heartbeat to this database');
+      if (listeners.length === 0 && forgotten === 0) io.err('no listener has written a heartbeat to this database');
     });
 }
