@@ -1,5 +1,8 @@
+import {readFile} from 'node:fs/promises';
+import {join} from 'node:path';
 import test from 'ava';
-import {DESIGN} from '../lib/design/index.js';
+import {buildProgram} from '../lib/cli/index.js';
+import {compileDesignDocs, DESIGN, DESIGN_DOCS_DIR, designVersion, type DesignDoc} from '../lib/design/index.js';
 import {eachDetection, listListeners} from '../lib/inspect/index.js';
 import {silentLogger} from '../lib/log/index.js';
 import {deleteOldHeartbeats, Heartbeat, heartbeatId, type HeartbeatDoc} from '../lib/runtime/index.js';
@@ -8,6 +11,83 @@ import {edw} from './helpers/cli.js';
 import {workspace} from './helpers/workspace.js';
 
 const DAY_MS = 86_400_000;
+
+test('edw --version prints the package version and the design documents\' version, which the pushed copy matches', async (t) => {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {version: string};
+  const compiled = await compileDesignDocs(DESIGN_DOCS_DIR);
+  const version = await edw('--version');
+  t.is(version.code, 0, version.err.join('\n'));
+  t.deepEqual(version.out, [`edw ${pkg.version} (design documents ${designVersion(compiled)})`]);
+  t.regex(designVersion(compiled), /^[0-9a-f]{12}$/);
+  t.deepEqual((await edw('-V')).out, version.out);
+
+  const ws = await workspace(t);
+  const store = await ws.open();
+  const copy = (await store.get(`_design/${DESIGN}`)) as DesignDoc | null;
+  t.is(designVersion([copy!]), designVersion(compiled), 'the database\'s copy (with its _rev) has the same version');
+  const edited = {...copy!, views: {...copy!.views, detections: {map: 'function (doc) { emit(doc.time, null); }'}}};
+  t.not(designVersion([edited]), designVersion(compiled), 'a changed function changes it');
+});
+
+test('every command\'s help ends with examples of it and marks its required options', async (t) => {
+  const program = buildProgram({io: {out: () => {}, err: () => {}, tty: false}, exitCode: 0});
+  t.true(program.commands.length >= 12);
+  for (const command of [program, ...program.commands]) {
+    const argv = command === program ? ['--help'] : [command.name(), '--help'];
+    const help = await edw(...argv);
+    t.is(help.code, 0, argv.join(' '));
+    const text = help.out.join('\n');
+    const lines = text.split('\n');
+    const examples = text.slice(text.indexOf('\nExamples:\n'));
+    t.true(text.includes('\nExamples:\n'), `edw ${argv.join(' ')} has no examples`);
+    if (command !== program) t.regex(examples, new RegExp(`\\n {2}\\$ edw ${command.name()}\\b`), `edw ${command.name()}'s examples run it`);
+    for (const option of command.options) {
+      const line = lines.find((l) => l.trimStart().startsWith(option.flags));
+      t.truthy(line, `${command.name()} ${option.flags} is in its help`);
+      t.is(line!.includes('(required)'), option.mandatory, `${command.name()} ${option.flags} is marked required exactly when it is`);
+    }
+  }
+  const list = (await edw('list', '--help')).out.join('\n').split('\n');
+  t.true(list.some((l) => /--stage <stage> .*\(required\)/.test(l)));
+  t.true(list.some((l) => /--limit <n> .*\(default: 100\)/.test(l)));
+  const detections = (await edw('detections', '--help')).out.join('\n').split('\n');
+  t.true(detections.some((l) => /--from <time> +\S.*\(required\)/.test(l)), 'described, and required');
+  t.true(detections.some((l) => /--to <time> +\S.*\(required\)/.test(l)));
+});
+
+test('simulate\'s help shows the defaults simulate writes with', async (t) => {
+  const help = (await edw('simulate', '--help')).out.join('\n');
+  const shown = (flag: string): string => new RegExp(`${flag} <\\w+> .*\\(default: ([^)]+)\\)`).exec(help)?.[1] ?? 'none shown';
+  const ws = await workspace(t);
+  const out = join(ws.dir, 'sim');
+  t.is((await edw('simulate', '--out', out, '--files', '1')).code, 0);
+  const truth = JSON.parse(await readFile(join(out, 'truth.json'), 'utf8')) as {run: string; seed: number; noise: number; files: Array<{pulses: unknown[]}>};
+  t.is(shown('--events'), String(truth.files[0]!.pulses.length));
+  t.is(shown('--seed'), String(truth.seed));
+  t.is(shown('--noise'), String(truth.noise));
+  t.is(shown('--run'), truth.run);
+});
+
+test('usage errors are one line beginning "edw:" and exit 2: unknown option, missing required option or argument, unknown command, bad number', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['status', '--frobnicate'], /^edw: unknown option '--frobnicate'/],
+    [['--frobnicate'], /^edw: unknown option '--frobnicate'/],
+    [['detections', '--from', '0'], /^edw: required option '--to <time>' not specified$/],
+    [['list', '--stage'], /^edw: option '--stage <stage>' argument missing$/],
+    [['frobnicate'], /^edw: unknown command 'frobnicate'/],
+    [['stauts'], /^edw: unknown command 'stauts' \(Did you mean status\?\)$/],
+    [['show'], /^edw: missing required argument 'id'$/],
+    [['list', '--stage', 'new', '--limit', 'many'], /^edw: --limit many: expected a whole number/],
+    [['simulate', '--out', 'x', '--files', '0'], /^edw: --files 0: /],
+  ];
+  for (const [argv, message] of cases) {
+    const run = await edw(...argv);
+    t.is(run.code, 2, `edw ${argv.join(' ')}`);
+    t.is(run.err.length, 1, `edw ${argv.join(' ')}: ${run.err.join(' | ')}`);
+    t.regex(run.err[0] ?? '', message);
+    t.deepEqual(run.out, []);
+  }
+});
 
 /** Detection documents at the given times (some shared, so that a page can end inside a time). */
 function detections(times: number[]): Doc[] {
