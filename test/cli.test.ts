@@ -168,7 +168,7 @@ test('detections are queryable by time, and ingesting the same results again add
   await edw('--config', ws.configPath, 'register', ...sim.files);
   t.is((await edw('--config', ws.configPath, 'listen', '--once')).code, 0);
   const all = await edw('--config', ws.configPath, 'detections', '--from', '0', '--to', '9999999999', '--json');
-  const detections = JSON.parse(all.out[0]!) as Array<{_id: string; time: number; amplitude: number; source: string; type: string}>;
+  const detections = JSON.parse(all.out.join('\n')) as Array<{_id: string; time: number; amplitude: number; source: string; type: string}>;
   const expected = (JSON.parse(await readFile(sim.truth, 'utf8')) as {files: Array<{pulses: Array<{amplitude: number}>}>})
     .files.flatMap((f) => f.pulses).filter((p) => p.amplitude >= 60).length;
   // Threshold 50 ADC: every pulse well above it is found (amplitudes are recovered within a few ADC).
@@ -177,7 +177,7 @@ test('detections are queryable by time, and ingesting the same results again add
   t.deepEqual(detections.map((d) => d.time), [...detections.map((d) => d.time)].sort((a, b) => a - b));
   const first = detections[0]!;
   const window = await edw('--config', ws.configPath, 'detections', '--from', new Date(first.time * 1000).toISOString(), '--to', String(first.time), '--json');
-  t.deepEqual((JSON.parse(window.out[0]!) as Array<{_id: string}>).map((d) => d._id), [first._id]);
+  t.deepEqual((JSON.parse(window.out.join('\n')) as Array<{_id: string}>).map((d) => d._id), [first._id]);
   const {ingestDetections} = await import('../listeners/ingest-detections.js');
   const {openStore} = await import('../lib/store/index.js');
   const {silentLogger} = await import('../lib/log/index.js');
@@ -195,7 +195,7 @@ test('detections are queryable by time, and ingesting the same results again add
   } finally {
     await store.close();
   }
-  const after = JSON.parse((await edw('--config', ws.configPath, 'detections', '--from', '0', '--to', '9999999999', '--json')).out[0]!) as unknown[];
+  const after = JSON.parse((await edw('--config', ws.configPath, 'detections', '--from', '0', '--to', '9999999999', '--json')).out.join('\n')) as unknown[];
   t.is(after.length, detections.length);
   const backwards = await edw('--config', ws.configPath, 'detections', '--from', '10', '--to', '5');
   t.is(backwards.code, 2);
@@ -222,7 +222,7 @@ test('after --replace, the new file\'s detections replace the old file\'s', asyn
   const two = await simulate({outDir: join(ws.dir, 'two'), files: 1, events: 20, seed: 2});
   await edw('--config', ws.configPath, 'register', one.files[0]!);
   t.is((await edw('--config', ws.configPath, 'listen', '--once')).code, 0);
-  const query = async () => JSON.parse((await edw('--config', ws.configPath, 'detections', '--from', '0', '--to', '9999999999', '--json')).out[0]!) as Array<{_id: string; amplitude: number; source_md5: string}>;
+  const query = async () => JSON.parse((await edw('--config', ws.configPath, 'detections', '--from', '0', '--to', '9999999999', '--json')).out.join('\n')) as Array<{_id: string; amplitude: number; source_md5: string}>;
   const before = await query();
   // The same file name, other content: registered again with --replace and processed again.
   await writeFile(one.files[0]!, await readFile(two.files[0]!));

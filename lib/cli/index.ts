@@ -1,4 +1,4 @@
-import {Command, CommanderError} from 'commander';
+import {Command, CommanderError, Help, type Option} from 'commander';
 import {EdwError} from '../errors/index.js';
 import type {CliState} from './command.js';
 import {processIo, type Io} from './context.js';
@@ -8,6 +8,70 @@ import {detectionsCommand, listCommand, listenersCommand, retryCommand, showComm
 import {listenCommand} from './listen.js';
 import {registerCommand} from './register.js';
 import {simulateCommand} from './simulate.js';
+import {versionLine} from './version.js';
+
+/**
+ * Examples shown at the end of each command's `--help` (the program's under `edw`). Every command
+ * has some: a test checks each command of `buildProgram`, so a new command needs its entry here.
+ */
+export const EXAMPLES: Record<string, string[]> = {
+  'edw': ['edw init && edw simulate --out raw --files 50 && edw register raw', 'edw listen', 'edw status', 'edw list --help'],
+  'init': ['edw init', 'edw --config /etc/edw/edw.ini init'],
+  'push-design': ['edw push-design --dry-run   # what would change', 'edw push-design'],
+  'register': ['edw register raw --conditions raw/conditions.json', 'edw register raw/ma22a000_003.edwr --replace'],
+  'simulate': ['edw simulate --out raw --files 50', 'edw simulate --out raw --files 5 --events 100 --seed 7 --run ma23b000'],
+  'listen': ['edw listen                  # every step, until Ctrl-C', 'edw listen move_to_sps --once'],
+  'status': ['edw status', 'edw status --json'],
+  'list': ['edw list --stage new --limit 20', 'edw list --stage move_to_sps --failed --json'],
+  'show': ['edw show ma22a000_000', 'edw show ma22a000_000 --json'],
+  'retry': ['edw retry ma22a000_000 ma22a000_001', 'edw retry --step signal_processing'],
+  'detections': ['edw detections --from 2013-09-03T15:00:00Z --to 2013-09-03T16:00:00Z', 'edw detections --from 1378222673 --to 1378226273 --json'],
+  'listeners': ['edw listeners', 'edw listeners --json'],
+  'demo': ['edw demo', 'edw demo --dir /tmp/edw-demo --files 5'],
+};
+
+/**
+ * Defaults shown in help for options whose default is applied further in (by the library function
+ * the command calls) rather than declared on the option; a declared default wins over these.
+ */
+const SHOWN_DEFAULTS: Record<string, Record<string, string>> = {
+  simulate: {'--events': '20', '--seed': '1', '--noise': '5', '--run': 'ma22a000'},
+};
+
+/** Commander's help, with "(required)" after a mandatory option's description and the defaults of SHOWN_DEFAULTS. */
+class EdwHelp extends Help {
+  readonly #shownDefaults: Record<string, string>;
+
+  constructor(shownDefaults: Record<string, string> = {}) {
+    super();
+    this.#shownDefaults = shownDefaults;
+  }
+
+  override optionDescription(option: Option): string {
+    const description = super.optionDescription(option);
+    const shown = option.defaultValue === undefined ? this.#shownDefaults[option.long ?? ''] : undefined;
+    const extra = [...(shown !== undefined ? [`(default: ${shown})`] : []), ...(option.mandatory ? ['(required)'] : [])];
+    return [description, ...extra].filter(Boolean).join(' ');
+  }
+}
+
+/** Raised by `--version` to stop parsing; main() prints the version (it needs async reads). */
+const VERSION_ASKED = 'edw.version';
+
+/** Help, error output, examples and exit override: the same for the program and every command. */
+function applyConventions(command: Command, io: Io): void {
+  command.exitOverride().configureOutput({
+    writeOut: (s) => io.out(s.trimEnd()),
+    writeErr: (s) => io.err(s.trimEnd()),
+    // Every error is one line starting `edw: `, commander's usage errors (`error: unknown option ...`,
+    // a suggestion on a line of its own) too.
+    outputError: (s, write) => write(s.trim().replace(/^error: /, 'edw: ').replace(/\s*\n\s*/g, ' ')),
+  });
+  const shownDefaults = command.parent ? SHOWN_DEFAULTS[command.name()] : undefined;
+  command.createHelp = () => Object.assign(new EdwHelp(shownDefaults), command.configureHelp());
+  const examples = EXAMPLES[command.parent ? command.name() : 'edw'];
+  if (examples) command.addHelpText('after', `\nExamples:\n${examples.map((e) => `  $ ${e}`).join('\n')}`);
+}
 
 /** Build the `edw` program; actions report through `state`. */
 export function buildProgram(state: CliState): Command {
@@ -15,12 +79,27 @@ export function buildProgram(state: CliState): Command {
     .description('process experiment data files through a CouchDB change feed')
     .option('--config <path>', 'edw.ini to read (default: ./edw.ini if present, else built-in defaults)')
     .option('--debug', 'debug logging, and stack traces for unexpected errors')
-    .exitOverride()
-    .configureOutput({writeOut: (s) => state.io.out(s.trimEnd()), writeErr: (s) => state.io.err(s.trimEnd())});
+    .option('-V, --version', 'print the version of edw and of its design documents');
+  program.on('option:version', () => {
+    throw new CommanderError(0, VERSION_ASKED, 'version');
+  });
+  applyConventions(program, state.io);
   for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, listenersCommand, demoCommand]) {
-    program.addCommand(make(state).exitOverride().configureOutput({writeOut: (s) => state.io.out(s.trimEnd()), writeErr: (s) => state.io.err(s.trimEnd())}));
+    const command = make(state);
+    program.addCommand(command);
+    applyConventions(command, state.io);
   }
   return program;
+}
+
+/** Parse and run; `--version` stops the parse, then its line is printed here (it reads the design documents). */
+async function parse(program: Command, argv: string[], io: Io): Promise<void> {
+  try {
+    await program.parseAsync(argv, {from: 'user'});
+  } catch (error) {
+    if (!(error instanceof CommanderError && error.code === VERSION_ASKED)) throw error;
+    io.out(await versionLine());
+  }
 }
 
 /**
@@ -31,7 +110,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const state: CliState = {io, exitCode: 0};
   const program = buildProgram(state);
   try {
-    await program.parseAsync(argv, {from: 'user'});
+    await parse(program, argv, io);
     return state.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {

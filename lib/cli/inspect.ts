@@ -1,10 +1,11 @@
 import {Command} from 'commander';
-import type {Config} from '../config/index.js';
+import {formatDuration, type Config} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
-import {failedAt, findDetections, listDocuments, listListeners, parseTime, retryDocument, statusCounts, type StatusCounts} from '../inspect/index.js';
+import {eachDetection, failedAt, listDocuments, listListeners, parseTime, retryDocument, statusCounts, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, stageOf, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {globals, type CliState} from './command.js';
 import {numberOption} from './options.js';
+import {plural} from './text.js';
 import {readConfig, withStore, type Io} from './context.js';
 
 function stages(config: Config): string[] {
@@ -122,42 +123,58 @@ export function retryCommand(state: CliState): Command {
 
 export function detectionsCommand(state: CliState): Command {
   return new Command('detections')
-    .description('detection documents between two times (epoch seconds or ISO 8601)')
-    .requiredOption('--from <time>')
-    .requiredOption('--to <time>')
-    .option('--json', 'print an array of documents')
+    .description('detection documents between two times (epoch seconds or ISO 8601), in time order')
+    .requiredOption('--from <time>', 'start of the range, included')
+    .requiredOption('--to <time>', 'end of the range, included')
+    .option('--json', 'print an array of documents, one per line')
     .action(async (options: {from: string; to: string; json?: boolean}, command: Command) => {
-      const config = readConfig(globals(command), state.io);
+      const {io} = state;
+      const config = readConfig(globals(command), io);
       const from = parseTime(options.from, '--from');
       const to = parseTime(options.to, '--to');
       if (to < from) throw new ConfigError(`--to ${options.to} is before --from ${options.from}`);
-      const docs = await withStore(config, (store) => findDetections(store, from, to));
-      if (options.json) {
-        state.io.out(JSON.stringify(docs));
-        return;
-      }
-      for (const d of docs) {
-        state.io.out(`${new Date(Number(d.time) * 1000).toISOString()}  ${String(d.channel).padEnd(12)} amplitude ${Number(d.amplitude).toFixed(1).padStart(8)}  ${String(d.source)}`);
-      }
-      state.io.err(`${docs.length} detections`);
+      // Printed as read, a page at a time: any number of detections in the memory of one page.
+      await withStore(config, async (store) => {
+        let count = 0;
+        let held: string | undefined;
+        if (options.json) io.out('[');
+        for await (const d of eachDetection(store, from, to)) {
+          count++;
+          if (!options.json) {
+            io.out(`${new Date(Number(d.time) * 1000).toISOString()}  ${String(d.channel).padEnd(12)} amplitude ${Number(d.amplitude).toFixed(1).padStart(8)}  ${String(d.source)}`);
+            continue;
+          }
+          // One document a line; each but the last followed by a comma, so one is held back.
+          if (held !== undefined) io.out(`${held},`);
+          held = JSON.stringify(d);
+        }
+        if (options.json) {
+          if (held !== undefined) io.out(held);
+          io.out(']');
+        } else {
+          io.err(plural(count, 'detection'));
+        }
+      });
     });
 }
 
 export function listenersCommand(state: CliState): Command {
   return new Command('listeners')
-    .description('every listener process that wrote a heartbeat, alive, stale or stopped')
+    .description('every listener process that wrote a heartbeat, alive, stale or stopped (forgotten after [listen] forget_after)')
     .option('--json', 'print an array of heartbeat documents, each with its state')
     .action(async (options: {json?: boolean}, command: Command) => {
-      const config = readConfig(globals(command), state.io);
-      const reports = await withStore(config, (store) => listListeners(store));
+      const {io} = state;
+      const config = readConfig(globals(command), io);
+      const {listeners, forgotten} = await withStore(config, (store) => listListeners(store, {forgetAfterMs: config.listen.forgetAfterMs}));
+      if (forgotten > 0) io.err(`forgot ${plural(forgotten, 'listener')} stopped or silent for more than ${formatDuration(config.listen.forgetAfterMs)}`);
       if (options.json) {
-        state.io.out(JSON.stringify(reports));
+        io.out(JSON.stringify(listeners));
         return;
       }
-      for (const r of reports) {
+      for (const r of listeners) {
         const steps = r.listeners.map((l) => `${l.step}${l.running ? ` (${l.running} running)` : ''}${l.reachable ? '' : ' [database unreachable]'}`).join(', ');
-        state.io.out(`${r.state.padEnd(7)}  ${r.owner}  pid ${r.pid}  last beat ${r.beat}  done ${r.completed}  failed ${r.failed}  ${steps}`);
+        io.out(`${r.state.padEnd(7)}  ${r.owner}  pid ${r.pid}  last beat ${r.beat}  done ${r.completed}  failed ${r.failed}  ${steps}`);
       }
-      if (reports.length === 0) state.io.err('no listener has written a heartbeat to this database');
+      if (listeners.length === 0 && forgotten === 0) io.err('no listener has written a heartbeat to this database');
     });
 }

@@ -8,3 +8,9 @@ export function parseDuration(value: string, where: string): number {
   if (!match) throw new ConfigError(`${where} = ${value}: expected a duration with its unit, like 500ms, 10s, 5m or 1h`);
   return Math.round(Number(match[1]) * UNITS[match[2]!]!);
 }
+
+/** A duration in milliseconds as edw.ini writes it, in its largest whole unit (`7d`, `90m`, `1500ms`): parseDuration's inverse. */
+export function formatDuration(ms: number): string {
+  const [unit, size] = Object.entries(UNITS).filter(([, size]) => ms >= size && ms % size === 0).pop() ?? ['ms', 1];
+  return `${ms / size}${unit}`;
+}

@@ -32,7 +32,7 @@ const KNOWN: Record<string, string[]> = {
   database: ['url', 'user', 'password', 'request_timeout'],
   log: ['level', 'format'],
   register: ['glob', 'settle', 'run_pattern', 'batch_size'],
-  listen: ['lease', 'poll', 'stop_timeout', 'backoff', 'max_backoff', 'counts'],
+  listen: ['lease', 'poll', 'stop_timeout', 'backoff', 'max_backoff', 'counts', 'forget_after'],
   cloudant: ['server', 'dbname', 'username', 'password', 'viewname'],
 };
 
@@ -218,6 +218,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       backoffMs: duration('listen', 'backoff'),
       maxBackoffMs: duration('listen', 'max_backoff'),
       countsMs: duration('listen', 'counts'),
+      forgetAfterMs: duration('listen', 'forget_after'),
     },
     steps,
     notes,

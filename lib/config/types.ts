@@ -40,6 +40,8 @@ export interface ListenConfig {
   maxBackoffMs: number;
   /** Interval between refreshes of the stage counts kept for `edw status` on PouchDB-based databases; 0 keeps none. */
   countsMs: number;
+  /** `edw listeners` forgets (deletes the heartbeat documents of) listeners stopped or silent for longer than this. */
+  forgetAfterMs: number;
 }
 
 export interface StepConfig {

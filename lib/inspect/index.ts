@@ -1,6 +1,6 @@
 export {statusCounts, statusFromCounts, statusFromView, type StatusCounts} from './status.js';
 export {advanceCounts, countsFromView, loadCounts, refreshCounts, saveCounts, StageCounts, COUNTS_ID, type RefreshOptions} from './counts.js';
 export {listDocuments, type ListOptions} from './list.js';
-export {findDetections, parseTime} from './detections.js';
+export {eachDetection, findDetections, parseTime, type DetectionsOptions} from './detections.js';
 export {failedAt, retryDocument, type RetryVerdict} from './retry.js';
 export {listListeners, type ListenerReport} from './listeners.js';

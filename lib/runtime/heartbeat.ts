@@ -35,6 +35,28 @@ export interface HeartbeatOptions {
   intervalMs?: number;
 }
 
+/** `alive`; `stale`: no beat for three intervals, the process is likely gone; `stopped`: it said so as it stopped. */
+export type HeartbeatState = 'alive' | 'stale' | 'stopped';
+
+/** What a heartbeat document says of its process at `now` (epoch ms). */
+export function heartbeatState(doc: HeartbeatDoc, now: number): HeartbeatState {
+  return doc.stopped ? 'stopped' : now - doc.beat_ms > 3 * doc.interval_ms ? 'stale' : 'alive';
+}
+
+/**
+ * Delete heartbeat documents of processes stopped, or silent, for longer than `olderThanMs` at `now`;
+ * returns how many went. Never a live one: an alive document is left, and each deletion names the
+ * revision that was read, so a process that beat since keeps its document (the deletion conflicts).
+ * A process only silent for that long (a clock far off, a long partition) writes its document again
+ * at its next beat.
+ */
+export async function deleteOldHeartbeats(store: Store, docs: HeartbeatDoc[], olderThanMs: number, now: number, signal?: AbortSignal): Promise<number> {
+  const old = docs.filter((doc) => doc._rev && heartbeatState(doc, now) !== 'alive' && now - doc.beat_ms > olderThanMs);
+  if (old.length === 0) return 0;
+  const outcomes = await store.bulkWrite(old.map((doc) => ({_id: doc._id, _rev: doc._rev, _deleted: true})), signal);
+  return outcomes.filter((o) => o.ok).length;
+}
+
 /** Id of a listener process's heartbeat document. */
 export function heartbeatId(owner: string): string {
   return `edw-listener:${owner}`;

@@ -1,5 +1,5 @@
 export {StepListener, type ListenerOptions, type ListenerState, type StepEvent} from './listener.js';
-export {Heartbeat, heartbeatId, type HeartbeatDoc, type HeartbeatOptions} from './heartbeat.js';
+export {deleteOldHeartbeats, Heartbeat, heartbeatId, heartbeatState, type HeartbeatDoc, type HeartbeatOptions, type HeartbeatState} from './heartbeat.js';
 export {Runner, type Progress, type RunnerOptions, type RunSummary} from './runner.js';
 export {updateDocument, type UpdateOptions} from './update.js';
 export {ClaimLostError} from './claim.js';
