@@ -1,30 +1,37 @@
 import {Command} from 'commander';
-import type {Config} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
-import {failedAt, findDetections, listDocuments, listListeners, parseTime, retryDocument, statusCounts, type StatusCounts} from '../inspect/index.js';
+import {DOC_STATES, failedAt, findDetections, listDocuments, listListeners, nextStep, parseTime, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, stageOf, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {globals, type CliState} from './command.js';
 import {numberOption} from './options.js';
 import {readConfig, withStore, type Io} from './context.js';
+import {plural} from './text.js';
 
-function stages(config: Config): string[] {
-  return ['new', ...config.steps.map((s) => s.name)];
+/** The flag of `edw list` for a state, and the status table's column header: `--in-progress`, `in-progress`. */
+function stateName(state: DocState): string {
+  return state.replace('_', '-');
 }
 
-/** The status table for people. */
+/** The status table for people: one row per stage, one column per state; `edw list --stage ROW --COLUMN` lists a cell. */
 export function printStatus(io: Io, status: StatusCounts): void {
-  const width = Math.max(12, ...Object.keys(status.stages).map((s) => s.length));
-  io.out(`${'stage / step'.padEnd(width)}  documents  failed at step  in progress`);
-  for (const [stage, n] of Object.entries(status.stages)) {
-    io.out(`${stage.padEnd(width)}  ${String(n).padStart(9)}  ${String(status.failed[stage] ?? '').padStart(14)}  ${String(status.in_progress[stage] ?? '').padStart(11)}`);
+  const rows = Object.entries(status.by_stage);
+  const stageWidth = Math.max(5, ...rows.map(([stage]) => stage.length));
+  const nextWidth = Math.max(9, ...rows.map(([, row]) => (row.next_step ?? '-').length));
+  const columns = DOC_STATES.map(stateName);
+  const cells = (values: number[]): string => values.map((v, i) => String(v).padStart(columns[i]!.length)).join('  ');
+  io.out(`${'stage'.padEnd(stageWidth)}  documents  ${'next step'.padEnd(nextWidth)}  ${columns.join('  ')}`);
+  for (const [stage, row] of rows) {
+    io.out(`${stage.padEnd(stageWidth)}  ${String(status.stages[stage] ?? 0).padStart(9)}  ${(row.next_step ?? '-').padEnd(nextWidth)}  ${cells(DOC_STATES.map((s) => row[s]))}`);
   }
-  io.out(`${'total'.padEnd(width)}  ${String(status.total).padStart(9)}  (bad, not processed: ${status.bad})`);
+  const totals = DOC_STATES.map((s) => rows.reduce((n, [, row]) => n + row[s], 0));
+  io.out(`${'total'.padEnd(stageWidth)}  ${String(status.total).padStart(9)}  ${''.padEnd(nextWidth)}  ${cells(totals)}`);
+  io.out('(the documents of a cell: edw list --stage STAGE --COLUMN)');
 }
 
 export function statusCommand(state: CliState): Command {
   return new Command('status')
-    .description('data-file documents per stage, failed and in progress')
-    .option('--json', 'print {"total","stages","failed","in_progress","bad"}')
+    .description('data-file documents per stage and state (waiting, in progress, retrying, failed, done, bad)')
+    .option('--json', 'print {"total","stages","failed","in_progress","bad","by_stage"}')
     .action(async (options: {json?: boolean}, command: Command) => {
       const config = readConfig(globals(command), state.io);
       const status = await withStore(config, (store) => statusCounts(store, config.steps.map((s) => s.name)));
@@ -33,28 +40,91 @@ export function statusCommand(state: CliState): Command {
     });
 }
 
+/** One line of `edw list` for people: id, run, and the document's state with what it is waiting for or why. */
+function describeListed({doc, state}: Listed, next: string | undefined): string {
+  const edw = doc.edw ?? {};
+  const at = (ms: number): string => new Date(ms).toISOString();
+  const what =
+    state === 'bad' ? `bad (status ${doc.status ?? '-'})`
+      : state === 'failed' ? `failed at ${edw.failed!.step} after ${plural(edw.failed!.attempts, 'attempt')}: ${edw.failed!.error}`
+        : state === 'in_progress' ? `in progress: ${edw.claim!.step} by ${edw.claim!.owner} until ${at(edw.claim!.expires)}`
+          : state === 'retrying' ? `retrying ${edw.retry!.step} at ${at(edw.retry!.next)} (${plural(edw.retry!.attempts, 'attempt')} failed): ${edw.retry!.error}`
+            : state === 'done' ? 'done'
+              : `waiting for ${next ?? '-'}`;
+  return `${doc._id}  run ${doc.run ?? '-'}  ${what}`;
+}
+
+/** An argument as a POSIX shell reads it back: quoted only when it must be. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+interface ListCliOptions {
+  stage: string;
+  waiting?: boolean;
+  inProgress?: boolean;
+  retrying?: boolean;
+  failed?: boolean;
+  done?: boolean;
+  bad?: boolean;
+  run?: string;
+  limit: number;
+  after?: string;
+  json?: boolean;
+}
+
+const STATE_OPTION: Record<DocState, keyof ListCliOptions> = {waiting: 'waiting', in_progress: 'inProgress', retrying: 'retrying', failed: 'failed', done: 'done', bad: 'bad'};
+
 export function listCommand(state: CliState): Command {
-  return new Command('list')
-    .description('documents at a stage')
-    .requiredOption('--stage <stage>', 'new or a step name')
+  const command = new Command('list')
+    .description('documents at a stage, with their state; one state with its option (the columns of edw status)')
+    .requiredOption('--stage <stage>', 'new or a step name (the rows of edw status)')
+    .option('--waiting', 'only documents waiting for the step after this stage')
+    .option('--in-progress', 'only documents a listener is working on now')
+    .option('--retrying', 'only documents whose step failed and is tried again later')
     .option('--failed', 'only documents failed for good at the step after this stage')
+    .option('--done', 'only documents at the last stage (no step follows)')
+    .option('--bad', 'only documents whose status is not "good"')
     .option('--run <run>', 'only this run')
     .option('--limit <n>', 'at most this many', numberOption('--limit', {min: 1}), 100)
     .option('--after <id>', 'start after this document (the last of the previous page)')
-    .option('--json', 'print an array of documents')
-    .action(async (options: {stage: string; failed?: boolean; run?: string; limit: number; after?: string; json?: boolean}, command: Command) => {
-      const config = readConfig(globals(command), state.io);
-      if (!stages(config).includes(options.stage)) throw new ConfigError(`unknown stage ${options.stage} (stages: ${stages(config).join(', ')})`);
-      const docs = await withStore(config, (store) => listDocuments(store, options));
-      if (options.json) {
-        state.io.out(JSON.stringify(docs));
-        return;
+    .option('--json', 'print an array of documents');
+  return command.action(async (options: ListCliOptions, command: Command) => {
+    const {io} = state;
+    const global = globals(command);
+    const config = readConfig(global, io);
+    const steps = config.steps.map((s) => s.name);
+    const chosen = DOC_STATES.filter((s) => options[STATE_OPTION[s]]);
+    if (chosen.length > 1) throw new ConfigError(`list takes one state at a time (got ${chosen.map((s) => `--${stateName(s)}`).join(' and ')})`);
+    const next = nextStep(steps, options.stage);
+    const end = await withStore(config, async (store) => {
+      const known = ['new', ...steps];
+      if (!known.includes(options.stage) && !(await stageHasDocuments(store, options.stage))) {
+        throw new ConfigError(`unknown stage ${options.stage} (stages: ${known.join(', ')})`);
       }
-      for (const doc of docs) {
-        const flag = doc.status !== 'good' ? `bad (${doc.status})` : doc.edw?.failed ? `failed at ${doc.edw.failed.step}: ${doc.edw.failed.error}` : doc.edw?.retry ? `retry ${doc.edw.retry.attempts + 1} at ${new Date(doc.edw.retry.next).toISOString()}` : doc.edw?.claim ? `claimed by ${doc.edw.claim.owner}` : 'waiting';
-        state.io.out(`${doc._id}  run ${doc.run ?? '-'}  ${flag}`);
-      }
+      // JSON: one array, written a page at a time; a page's line ends with a comma until the next is known.
+      // Small answers (one page) print as one line, as JSON.stringify of the array would.
+      let held: string | undefined;
+      let opened = false;
+      const line = (text: string, end: string): void => {
+        io.out(`${opened ? '' : '['}${text}${end}`);
+        opened = true;
+      };
+      const ended = await listDocuments(store, {...options, steps, ...(chosen[0] ? {state: chosen[0]} : {})}, (page) => {
+        if (!options.json) return page.forEach((listed) => io.out(describeListed(listed, next)));
+        if (held !== undefined) line(held, ',');
+        held = page.map(({doc}) => JSON.stringify(doc)).join(',');
+      });
+      if (options.json) line(held ?? '', ']');
+      return ended;
     });
+    if (end.next !== undefined) {
+      const args = [...(global.config ? ['--config', global.config] : []), 'list', '--stage', options.stage, ...chosen.map((s) => `--${stateName(s)}`),
+        ...(options.run !== undefined ? ['--run', options.run] : []), ...(options.limit !== 100 ? ['--limit', String(options.limit)] : []),
+        ...(options.json ? ['--json'] : []), '--after', end.next];
+      io.err(`more: edw ${args.map(shellWord).join(' ')}`);
+    }
+  });
 }
 
 function describeEntry(entry: ProcessEntry, index: number): string {
@@ -85,7 +155,7 @@ export function showCommand(state: CliState): Command {
       const d = doc as DataFileDoc;
       io.out(`${d._id}  run ${d.run ?? '-'}  status ${d.status ?? '-'}  stage ${stageOf(d)}  md5 ${d.md5sum ?? '-'}  ${d.original_file ?? ''}`);
       d.process.forEach((entry, i) => io.out(describeEntry(entry, i)));
-      if (d.edw?.failed) io.out(`failed for good at ${d.edw.failed.step} after ${d.edw.failed.attempts} attempts: ${d.edw.failed.error} (edw retry ${d._id})`);
+      if (d.edw?.failed) io.out(`failed for good at ${d.edw.failed.step} after ${plural(d.edw.failed.attempts, 'attempt')}: ${d.edw.failed.error} (edw retry ${d._id})`);
       else if (d.edw?.retry) io.out(`retry of ${d.edw.retry.step} due at ${new Date(d.edw.retry.next).toISOString()}`);
       if (d.edw?.claim) io.out(`claimed by ${d.edw.claim.owner} for ${d.edw.claim.step} until ${new Date(d.edw.claim.expires).toISOString()}`);
       for (const prev of d.previous ?? []) io.out(`replaced ${String(prev.replaced)}: md5 was ${String(prev.md5sum)}, ${(prev.process as unknown[] | undefined)?.length ?? 0} entries kept`);
@@ -112,7 +182,7 @@ export function retryCommand(state: CliState): Command {
             io.out(verdict === 'retried' ? `retry ${id}` : `${id} has not failed, left as it is`);
           } catch (error) {
             if (!(error instanceof NotFoundError)) throw error;
-            io.err(`error: ${error.message}`);
+            io.err(`edw: ${error.message}`);
             state.exitCode = 1;
           }
         }
