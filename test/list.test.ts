@@ -23,8 +23,8 @@ const retry = (step: string, next: number, attempts = 1) => ({step, version: '1'
 const failed = (step: string, attempts: number) => ({step, version: '1', attempts, error: 'md5 mismatch', at: '2026-11-24T11:00:00Z'});
 
 /**
- * Documents in every state at several stages, at time `now`, each with the stage and state status and
- * list must agree on; plus documents that are not data files.
+ * Documents in every state at several stages, at time `now`, each with the row and state status and
+ * list must agree on (a document inside a step is in that step's row); plus documents that are not data files.
  */
 function fixture(now: number): {docs: Doc[]; expected: Map<string, [string, DocState]>} {
   const moved = ['move_to_sps'];
@@ -32,15 +32,15 @@ function fixture(now: number): {docs: Doc[]; expected: Map<string, [string, DocS
     [file('new-waiting-1', []), 'new', 'waiting'],
     [file('b-new-waiting-2', []), 'new', 'waiting'],
     [file('new-expired-claim', [], {edw: {token: 1, claim: claim('move_to_sps', now - 1)}}), 'new', 'waiting'],
-    [file('new-claimed', [], {edw: {token: 1, claim: claim('move_to_sps', now + 3_600_000)}}), 'new', 'in_progress'],
-    [file('new-retrying', [], {edw: {retry: retry('move_to_sps', now + 300_000)}}), 'new', 'retrying'],
-    [file('new-failed', [], {edw: {failed: failed('move_to_sps', 1)}}), 'new', 'failed'],
+    [file('new-claimed', [], {edw: {token: 1, claim: claim('move_to_sps', now + 3_600_000)}}), 'move_to_sps', 'in_progress'],
+    [file('new-retrying', [], {edw: {retry: retry('move_to_sps', now + 300_000)}}), 'move_to_sps', 'retrying'],
+    [file('new-failed', [], {edw: {failed: failed('move_to_sps', 1)}}), 'move_to_sps', 'failed'],
     [file('new-bad', [], {status: 'bad'}), 'new', 'bad'],
     [file('moved-waiting', moved), 'move_to_sps', 'waiting'],
-    [file('moved-retry-running', moved, {edw: {token: 3, retry: retry('signal_processing', now - 1000, 2), claim: claim('signal_processing', now + 3_600_000)}}), 'move_to_sps', 'in_progress'],
-    [file('moved-retrying', moved, {edw: {retry: retry('signal_processing', now + 60_000, 2)}}), 'move_to_sps', 'retrying'],
-    [file('moved-failed', moved, {edw: {failed: failed('signal_processing', 3)}}), 'move_to_sps', 'failed'],
-    [file('processed-claimed', ['move_to_sps', 'signal_processing'], {edw: {token: 4, claim: claim('ingest_detections', now + 3_600_000)}}), 'signal_processing', 'in_progress'],
+    [file('moved-retry-running', moved, {edw: {token: 3, retry: retry('signal_processing', now - 1000, 2), claim: claim('signal_processing', now + 3_600_000)}}), 'signal_processing', 'in_progress'],
+    [file('moved-retrying', moved, {edw: {retry: retry('signal_processing', now + 60_000, 2)}}), 'signal_processing', 'retrying'],
+    [file('moved-failed', moved, {edw: {failed: failed('signal_processing', 3)}}), 'signal_processing', 'failed'],
+    [file('processed-claimed', ['move_to_sps', 'signal_processing'], {edw: {token: 4, claim: claim('ingest_detections', now + 3_600_000)}}), 'ingest_detections', 'in_progress'],
     [file('done-1', STEPS), 'ingest_detections', 'done'],
     [file('b-done-2', STEPS), 'ingest_detections', 'done'],
     [file('done-bad', STEPS, {status: 'bad'}), 'ingest_detections', 'bad'],
@@ -54,8 +54,8 @@ function fixture(now: number): {docs: Doc[]; expected: Map<string, [string, DocS
   return {docs: [...rows.map(([doc]) => doc), ...others], expected: new Map(rows.map(([doc, stage, state]) => [doc._id, [stage, state]]))};
 }
 
-function idsAt(expected: Map<string, [string, DocState]>, stage: string, state?: DocState): string[] {
-  return [...expected].filter(([, [s, st]]) => s === stage && (state === undefined || st === state)).map(([id]) => id).sort();
+function idsAt(expected: Map<string, [string, DocState]>, row: string, state?: DocState): string[] {
+  return [...expected].filter(([, [r, st]]) => r === row && (state === undefined || st === state)).map(([id]) => id).sort();
 }
 
 async function listIds(store: Store, options: Omit<ListOptions, 'steps'>): Promise<{ids: string[]; pages: number; next?: string}> {
@@ -74,7 +74,7 @@ async function setUp(store: Store, docs: Doc[]): Promise<void> {
 }
 
 forEachBackend((backend) => {
-  test(`${backend.name}: every count edw status shows is the number of exactly the documents edw list lists with that row's stage and that column's state`, async (t) => {
+  test(`${backend.name}: every count edw status shows is the number of exactly the documents edw list lists with that row and that column's state, and a row's total what edw list lists with that row alone`, async (t) => {
     const store = await backend.open(t);
     const {docs, expected} = fixture(NOW);
     await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
@@ -84,20 +84,53 @@ forEachBackend((backend) => {
     t.deepEqual(fromCounts, fromView, 'both ways of counting agree');
     const seen = new Set<string>();
     for (const [which, status] of [['view', fromView], ['counts', fromCounts]] as Array<[string, StatusCounts]>) {
-      t.deepEqual(Object.keys(status.by_stage).sort(), [...new Set([...expected.values()].map(([stage]) => stage).concat('new', STEPS))].sort(), `${which}: one row per stage`);
-      for (const [stage, row] of Object.entries(status.by_stage)) {
+      t.deepEqual(Object.keys(status.rows).sort(), [...new Set([...expected.values()].map(([row]) => row).concat('new', STEPS))].sort(), `${which}: one row for new, each step, and each other stage documents stand at`);
+      let cells = 0;
+      for (const [row, counts] of Object.entries(status.rows)) {
         for (const state of DOC_STATES) {
-          const {ids} = await listIds(store, {stage, state, limit: 1000});
-          t.deepEqual(ids.sort(), idsAt(expected, stage, state), `${which}: list --stage ${stage} --${state}`);
-          t.is(row[state], ids.length, `${which}: status counts what list --stage ${stage} --${state} lists`);
-          if (row[state] > 0) seen.add(state);
+          const {ids} = await listIds(store, {stage: row, state, limit: 1000});
+          t.deepEqual(ids.sort(), idsAt(expected, row, state), `${which}: list --stage ${row} --${state}`);
+          t.is(counts[state], ids.length, `${which}: status counts what list --stage ${row} --${state} lists`);
+          if (counts[state] > 0) {
+            seen.add(state);
+            cells++;
+          }
         }
-        const {ids} = await listIds(store, {stage, limit: 1000});
-        t.deepEqual(ids.sort(), idsAt(expected, stage), `${which}: list --stage ${stage} lists every document of the row`);
-        t.is(status.stages[stage], ids.length);
+        const {ids} = await listIds(store, {stage: row, limit: 1000});
+        t.deepEqual(ids.sort(), idsAt(expected, row), `${which}: list --stage ${row} lists every document of the row`);
+        t.is(DOC_STATES.reduce((n, s) => n + counts[s], 0), ids.length, `${which}: the total of row ${row} is what list --stage ${row} lists`);
       }
+      t.is(cells, 13, `${which}: every nonzero cell was checked`);
+      t.is(status.rows.new!.in_progress + status.rows.new!.retrying + status.rows.new!.failed, 0, `${which}: no document is inside a step in row new`);
     }
     t.deepEqual([...seen].sort(), [...DOC_STATES].sort(), 'the fixture has documents in every state');
+    t.deepEqual(fromView.stages, {new: 7, move_to_sps: 4, signal_processing: 1, ingest_detections: 3, old_step: 1}, 'stages: where documents stand, as before');
+    t.deepEqual(fromView.failed, {move_to_sps: 1, signal_processing: 1, ingest_detections: 0}, 'failed: keyed by the failing step, as before');
+    t.deepEqual(fromView.in_progress, {move_to_sps: 1, signal_processing: 1, ingest_detections: 1}, 'in_progress: keyed by step, as before');
+  });
+
+  test(`${backend.name}: a document failed at move_to_sps is counted by status in row move_to_sps as failed and listed by edw list --stage move_to_sps --failed, not by --stage new --failed`, async (t) => {
+    const ws = await workspace(t, {databaseUrl: await backend.databaseUrl(t)});
+    const store = await ws.open();
+    await setUp(store, [file('sps-failed', [], {edw: {failed: failed('move_to_sps', 3)}}), file('waiting', [])]);
+    await store.close();
+    const json = await edw('--config', ws.configPath, 'status', '--json');
+    t.is(json.code, 0, json.err.join('\n'));
+    const status = JSON.parse(json.out[0]!) as StatusCounts;
+    t.is(status.rows.move_to_sps!.failed, 1);
+    t.is(status.rows.new!.failed, 0);
+    t.is(status.failed.move_to_sps, 1);
+    const table = await edw('--config', ws.configPath, 'status');
+    const columns = table.out[1]!.split(/\s{2,}/);
+    const row = table.out.find((l) => l.startsWith('move_to_sps '))!.split(/\s{2,}/);
+    t.is(row[columns.indexOf('failed')], '1', table.out.join('\n'));
+    const listed = async (stage: string): Promise<string[]> => {
+      const list = await edw('--config', ws.configPath, 'list', '--stage', stage, '--failed', '--json');
+      t.is(list.code, 0, list.err.join('\n'));
+      return (JSON.parse(list.out.join('\n')) as DataFileDoc[]).map((d) => d._id);
+    };
+    t.deepEqual(await listed('move_to_sps'), ['sps-failed']);
+    t.deepEqual(await listed('new'), []);
   });
 
   test(`${backend.name}: a listing cut into pages by limit, continued after the last id, gives every document once`, async (t) => {
@@ -105,7 +138,7 @@ forEachBackend((backend) => {
     const {docs, expected} = fixture(NOW);
     await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
     await setUp(store, docs);
-    for (const [stage, state, run] of [['new', undefined, undefined], ['new', 'waiting', undefined], ['new', 'waiting', 'run_b'], ['move_to_sps', 'in_progress', undefined], ['ingest_detections', 'done', undefined]] as Array<[string, DocState | undefined, string | undefined]>) {
+    for (const [stage, state, run] of [['new', undefined, undefined], ['new', 'waiting', undefined], ['new', 'waiting', 'run_b'], ['move_to_sps', 'in_progress', undefined], ['move_to_sps', undefined, undefined], ['ingest_detections', undefined, undefined], ['ingest_detections', 'done', undefined]] as Array<[string, DocState | undefined, string | undefined]>) {
       const all: string[] = [];
       let after: string | undefined;
       for (let calls = 0; ; calls++) {
@@ -123,7 +156,7 @@ forEachBackend((backend) => {
     }
   });
 
-  test(`${backend.name}: a row of edw status that counts a document as failed is where edw list --stage ROW --failed finds it, for every cell of the table`, async (t) => {
+  test(`${backend.name}: each nonzero cell of the status table is what edw list --stage ROW --COLUMN lists, and each row's documents what edw list --stage ROW lists`, async (t) => {
     const ws = await workspace(t, {databaseUrl: await backend.databaseUrl(t)});
     const now = Date.now();
     const {docs, expected} = fixture(now);
@@ -132,27 +165,33 @@ forEachBackend((backend) => {
     await store.close();
     const status = await edw('--config', ws.configPath, 'status');
     t.is(status.code, 0, status.err.join('\n'));
-    const [header, ...rows] = status.out;
+    const [group, header, ...rows] = status.out;
     const columns = header!.split(/\s{2,}/);
-    t.deepEqual(columns, ['stage', 'documents', 'next step', 'waiting', 'in-progress', 'retrying', 'failed', 'done', 'bad']);
+    t.deepEqual(columns, ['stage', 'documents', 'waiting (for next step)', 'in-progress', 'retrying', 'failed', 'done', 'bad']);
+    t.is(group!.indexOf('<'), header!.indexOf('in-progress'), 'the group line starts over in-progress');
+    t.is(group!.indexOf('>'), header!.indexOf('failed') + 'failed'.length - 1, 'and ends over failed');
+    t.regex(group!, /inside the step/);
+    const listed = async (...args: string[]): Promise<string[]> => {
+      const list = await edw('--config', ws.configPath, 'list', ...args, '--json');
+      t.is(list.code, 0, list.err.join('\n'));
+      return (JSON.parse(list.out.join('\n')) as DataFileDoc[]).map((d) => d._id).sort();
+    };
     let cells = 0;
     for (const line of rows.filter((l) => !/^(total|\()/.test(l))) {
-      const [stage, , , ...counts] = line.split(/\s{2,}/);
-      for (const [i, column] of columns.slice(3).entries()) {
+      const [row, documents, ...counts] = line.split(/\s{2,}/);
+      t.deepEqual(await listed('--stage', row!), idsAt(expected, row!), `edw list --stage ${row}`);
+      t.is(idsAt(expected, row!).length, Number(documents), `the documents of row ${row}`);
+      for (const [i, state] of DOC_STATES.entries()) {
         const n = Number(counts[i]);
         if (n === 0) continue;
         cells++;
-        const list = await edw('--config', ws.configPath, 'list', '--stage', stage!, `--${column}`, '--json');
-        t.is(list.code, 0, list.err.join('\n'));
-        const ids = (JSON.parse(list.out.join('\n')) as DataFileDoc[]).map((d) => d._id).sort();
-        t.deepEqual(ids, idsAt(expected, stage!, column.replace('-', '_') as DocState), `edw list --stage ${stage} --${column}`);
-        t.is(ids.length, n, `the count in row ${stage}, column ${column}`);
+        const option = `--${state.replace('_', '-')}`;
+        const ids = await listed('--stage', row!, option);
+        t.deepEqual(ids, idsAt(expected, row!, state), `edw list --stage ${row} ${option}`);
+        t.is(ids.length, n, `the count in row ${row}, column ${columns[i + 2]}`);
       }
     }
     t.is(cells, 13, 'every nonzero cell was checked');
-    const failedRow = rows.find((l) => l.startsWith('new '))!.split(/\s{2,}/);
-    t.is(failedRow[2], 'move_to_sps', 'the row of new says what its documents wait for');
-    t.is(failedRow[columns.indexOf('failed')], '1', 'failed at move_to_sps: counted in the row of the stage it stands at');
   });
 });
 
@@ -172,14 +211,16 @@ test('list tells done, waiting, in progress, retrying and failed apart, with the
   const atNew = await lines('new');
   t.true(atNew.includes('new-waiting-1  run run_a  waiting for move_to_sps'), atNew.join('\n'));
   t.true(atNew.includes('new-expired-claim  run run_a  waiting for move_to_sps'));
-  t.true(atNew.includes(`new-claimed  run run_a  in progress: move_to_sps by host:1:a until ${at(now + 3_600_000)}`));
-  t.true(atNew.includes(`new-retrying  run run_a  retrying move_to_sps at ${at(now + 300_000)} (1 attempt failed): connection reset`));
-  t.true(atNew.includes('new-failed  run run_a  failed at move_to_sps after 1 attempt: md5 mismatch'));
   t.true(atNew.includes('new-bad  run run_a  bad (status bad)'));
-  const moved = await lines('move_to_sps');
-  t.true(moved.includes(`moved-retrying  run run_a  retrying signal_processing at ${at(now + 60_000)} (2 attempts failed): connection reset`), moved.join('\n'));
-  t.true(moved.includes('moved-failed  run run_a  failed at signal_processing after 3 attempts: md5 mismatch'));
-  t.true(moved.some((l) => l.startsWith('moved-retry-running  run run_a  in progress: signal_processing')));
+  const sps = await lines('move_to_sps');
+  t.true(sps.includes('moved-waiting  run run_a  waiting for signal_processing'), sps.join('\n'));
+  t.true(sps.includes(`new-claimed  run run_a  in progress: move_to_sps by host:1:a until ${at(now + 3_600_000)}`));
+  t.true(sps.includes(`new-retrying  run run_a  retrying move_to_sps at ${at(now + 300_000)} (1 attempt failed): connection reset`));
+  t.true(sps.includes('new-failed  run run_a  failed at move_to_sps after 1 attempt: md5 mismatch'));
+  const processing = await lines('signal_processing');
+  t.true(processing.includes(`moved-retrying  run run_a  retrying signal_processing at ${at(now + 60_000)} (2 attempts failed): connection reset`), processing.join('\n'));
+  t.true(processing.includes('moved-failed  run run_a  failed at signal_processing after 3 attempts: md5 mismatch'));
+  t.true(processing.some((l) => l.startsWith('moved-retry-running  run run_a  in progress: signal_processing')));
   const last = await lines('ingest_detections');
   t.true(last.includes('done-1  run run_a  done'), last.join('\n'));
   t.true(last.includes('b-done-2  run run_b  done'));
@@ -231,7 +272,7 @@ test('list --json writes a long answer a page at a time, together one JSON array
   t.deepEqual(none.out, ['[]']);
 });
 
-test('show says "after 1 attempt" and "after 3 attempts"; retry of a missing document says so on a line beginning "edw: "', async (t) => {
+test('show says "after 1 attempt" and "after 3 attempts"; retry of a missing document says so on a line beginning "edw: "; retry --step with nothing failed says so on stdout and exits 0', async (t) => {
   const ws = await workspace(t);
   const {docs} = fixture(Date.now());
   const store = await ws.open();
@@ -245,4 +286,8 @@ test('show says "after 1 attempt" and "after 3 attempts"; retry of a missing doc
   t.is(retry.code, 1);
   t.deepEqual(retry.err, ['edw: no data-file document no-such-doc']);
   t.deepEqual(retry.out, ['retry new-failed']);
+  const none = await edw('--config', ws.configPath, 'retry', '--step', 'ingest_detections');
+  t.is(none.code, 0);
+  t.deepEqual(none.out, ['no document has failed at ingest_detections'], 'a notice of what was done, like "ID has not failed, left as it is"');
+  t.deepEqual(none.err, []);
 });

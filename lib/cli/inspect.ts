@@ -1,6 +1,6 @@
 import {Command} from 'commander';
 import {ConfigError, NotFoundError} from '../errors/index.js';
-import {DOC_STATES, failedAt, findDetections, listDocuments, listListeners, nextStep, parseTime, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
+import {DOC_STATES, INSIDE_STATES, failedAt, findDetections, listDocuments, listListeners, nextStep, parseTime, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, stageOf, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {globals, type CliState} from './command.js';
 import {numberOption} from './options.js';
@@ -12,26 +12,38 @@ function stateName(state: DocState): string {
   return state.replace('_', '-');
 }
 
-/** The status table for people: one row per stage, one column per state; `edw list --stage ROW --COLUMN` lists a cell. */
+/** The status table's column headers, by state. */
+const COLUMN_HEADERS: Record<DocState, string> = {waiting: 'waiting (for next step)', in_progress: 'in-progress', retrying: 'retrying', failed: 'failed', done: 'done', bad: 'bad'};
+
+/**
+ * The status table for people: one row per stage or step, one column per state; `edw list --stage ROW
+ * --COLUMN` lists a cell, `edw list --stage ROW` a row. The columns of the states inside the step are
+ * grouped under a line saying so.
+ */
 export function printStatus(io: Io, status: StatusCounts): void {
-  const rows = Object.entries(status.by_stage);
-  const stageWidth = Math.max(5, ...rows.map(([stage]) => stage.length));
-  const nextWidth = Math.max(9, ...rows.map(([, row]) => (row.next_step ?? '-').length));
-  const columns = DOC_STATES.map(stateName);
-  const cells = (values: number[]): string => values.map((v, i) => String(v).padStart(columns[i]!.length)).join('  ');
-  io.out(`${'stage'.padEnd(stageWidth)}  documents  ${'next step'.padEnd(nextWidth)}  ${columns.join('  ')}`);
-  for (const [stage, row] of rows) {
-    io.out(`${stage.padEnd(stageWidth)}  ${String(status.stages[stage] ?? 0).padStart(9)}  ${(row.next_step ?? '-').padEnd(nextWidth)}  ${cells(DOC_STATES.map((s) => row[s]))}`);
-  }
-  const totals = DOC_STATES.map((s) => rows.reduce((n, [, row]) => n + row[s], 0));
-  io.out(`${'total'.padEnd(stageWidth)}  ${String(status.total).padStart(9)}  ${''.padEnd(nextWidth)}  ${cells(totals)}`);
-  io.out('(the documents of a cell: edw list --stage STAGE --COLUMN)');
+  const rows = Object.entries(status.rows);
+  const width = Math.max(5, ...rows.map(([stage]) => stage.length));
+  const headers = DOC_STATES.map((s) => COLUMN_HEADERS[s]);
+  const line = (first: string, documents: string, values: string[]): string =>
+    `${first.padEnd(width)}  ${documents.padStart(9)}  ${values.map((v, i) => v.padStart(headers[i]!.length)).join('  ')}`;
+  // The group line spans the columns of the states inside the step, which follow one another.
+  const inside = DOC_STATES.map((s, i) => (INSIDE_STATES.includes(s) ? i : -1)).filter((i) => i >= 0);
+  const groupStart = width + 2 + 9 + 2 + headers.slice(0, inside[0]).reduce((n, h) => n + h.length + 2, 0);
+  const groupWidth = inside.reduce((n, i) => n + headers[i]!.length, 0) + 2 * (inside.length - 1);
+  const label = ' inside the step ';
+  const dashes = groupWidth - 2 - label.length;
+  io.out(`${' '.repeat(groupStart)}<${'-'.repeat(Math.floor(dashes / 2))}${label}${'-'.repeat(Math.ceil(dashes / 2))}>`);
+  io.out(line('stage', 'documents', headers));
+  for (const [stage, row] of rows) io.out(line(stage, String(DOC_STATES.reduce((n, s) => n + row[s], 0)), DOC_STATES.map((s) => String(row[s]))));
+  io.out(line('total', String(status.total), DOC_STATES.map((s) => String(rows.reduce((n, [, row]) => n + row[s], 0)))));
+  io.out('(row S: waiting = completed S, waiting for the next step; in-progress, retrying, failed = inside step S; done = completed the last step)');
+  io.out('(the documents of a cell: edw list --stage ROW --COLUMN; of a row: edw list --stage ROW)');
 }
 
 export function statusCommand(state: CliState): Command {
   return new Command('status')
-    .description('data-file documents per stage and state (waiting, in progress, retrying, failed, done, bad)')
-    .option('--json', 'print {"total","stages","failed","in_progress","bad","by_stage"}')
+    .description('data-file documents per row (new and each step) and state (waiting, in progress, retrying, failed, done, bad)')
+    .option('--json', 'print {"total","stages","failed","in_progress","bad","rows"}')
     .action(async (options: {json?: boolean}, command: Command) => {
       const config = readConfig(globals(command), state.io);
       const status = await withStore(config, (store) => statusCounts(store, config.steps.map((s) => s.name)));
@@ -77,13 +89,13 @@ const STATE_OPTION: Record<DocState, keyof ListCliOptions> = {waiting: 'waiting'
 
 export function listCommand(state: CliState): Command {
   const command = new Command('list')
-    .description('documents at a stage, with their state; one state with its option (the columns of edw status)')
+    .description('the documents of a row of edw status, with their state; one state with its option (the columns of edw status)')
     .requiredOption('--stage <stage>', 'new or a step name (the rows of edw status)')
-    .option('--waiting', 'only documents waiting for the step after this stage')
-    .option('--in-progress', 'only documents a listener is working on now')
-    .option('--retrying', 'only documents whose step failed and is tried again later')
-    .option('--failed', 'only documents failed for good at the step after this stage')
-    .option('--done', 'only documents at the last stage (no step follows)')
+    .option('--waiting', 'only documents that completed this step (or are new) and wait for the next')
+    .option('--in-progress', 'only documents a listener is running this step on now')
+    .option('--retrying', 'only documents this step failed on and will try again later')
+    .option('--failed', 'only documents this step failed on for good')
+    .option('--done', 'only documents that completed the last step')
     .option('--bad', 'only documents whose status is not "good"')
     .option('--run <run>', 'only this run')
     .option('--limit <n>', 'at most this many', numberOption('--limit', {min: 1}), 100)
@@ -175,7 +187,7 @@ export function retryCommand(state: CliState): Command {
       if (options.step && !step) throw new ConfigError(`unknown step ${options.step} (steps: ${config.steps.map((s) => s.name).join(', ')})`);
       await withStore(config, async (store) => {
         const targets = [...ids, ...(step ? await failedAt(store, step.name, step.after) : [])];
-        if (step && targets.length === ids.length) io.err(`no document has failed at ${step.name}`);
+        if (step && targets.length === ids.length) io.out(`no document has failed at ${step.name}`);
         for (const id of targets) {
           try {
             const verdict = await retryDocument(store, id);

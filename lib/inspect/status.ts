@@ -2,18 +2,15 @@ import type {Store} from '../store/index.js';
 import {DESIGN} from '../design/index.js';
 import {isDataFile, stageOf, viewStateOf} from '../pipeline/index.js';
 import {refreshCounts, type Place, type StageCounts} from './counts.js';
-import {claimedAt, DOC_STATES, nextStep, stateOf, type DocState} from './states.js';
+import {cellOf, claimedAt, DOC_STATES, type DocState} from './states.js';
 
-/** One stage's documents by state: `edw list --stage S --STATE` lists the documents of each count. */
-export type StageStates = Record<DocState, number> & {
-  /** The step its documents wait for; null where no configured step follows (the last step's stage). */
-  next_step: string | null;
-};
+/** One row's documents by state: `edw list --stage ROW --STATE` lists the documents of each count. */
+export type RowCounts = Record<DocState, number>;
 
-/** `edw status --json`: every data-file document counted once at its stage. */
+/** `edw status --json`: every data-file document counted once at its stage, and once in a row. */
 export interface StatusCounts {
   total: number;
-  /** Every configured step and `new` (zeros included), plus any other stage a document stands at. */
+  /** Documents per stage they stand at (their last completed step): every configured step and `new` (zeros included), plus any other stage a document stands at. */
   stages: Record<string, number>;
   /** Documents failed for good, keyed by the step that failed (they also count in `stages`). */
   failed: Record<string, number>;
@@ -21,12 +18,17 @@ export interface StatusCounts {
   in_progress: Record<string, number>;
   /** Documents not processed because their status is not "good" (they also count in `stages`). */
   bad: number;
-  /** The same documents per stage (the keys of `stages`) and state (lib/inspect/states.ts). */
-  by_stage: Record<string, StageStates>;
+  /**
+   * The status table: `new`, every configured step, and any other stage a document stands at, each
+   * with its documents by state (lib/inspect/states.ts). Row S holds the documents that completed S
+   * and wait for the next step (or are done, or bad), and those inside step S: in progress, retrying
+   * or failed at S.
+   */
+  rows: Record<string, RowCounts>;
 }
 
 /**
- * Count documents per stage and state. Where the server stores view reductions (CouchDB) this is one
+ * Count documents per stage, and per row and state. Where the server stores view reductions (CouchDB) this is one
  * grouped reduce of the stage view, plus the claims view and the documents claimed now; on PouchDB and
  * pouchdb-server, which re-read every row of a reduce, it is the counts kept from the feed (see
  * counts.ts), brought up to date first.
@@ -38,33 +40,33 @@ export async function statusCounts(store: Store, steps: string[], now = Date.now
 
 /** A status being counted, place by place, for a chain of `steps` given in order. */
 class StatusTally {
-  readonly status: StatusCounts = {total: 0, stages: {}, failed: {}, in_progress: {}, bad: 0, by_stage: {}};
+  readonly status: StatusCounts = {total: 0, stages: {}, failed: {}, in_progress: {}, bad: 0, rows: {}};
 
   constructor(readonly steps: string[]) {
-    for (const stage of ['new', ...steps]) this.#row(stage);
+    for (const stage of ['new', ...steps]) {
+      this.#row(stage);
+      this.status.stages[stage] = 0;
+    }
     for (const step of steps) {
       this.status.failed[step] = 0;
       this.status.in_progress[step] = 0;
     }
   }
 
-  #row(stage: string): StageStates {
-    this.status.stages[stage] ??= 0;
-    const row = (this.status.by_stage[stage] ??= {next_step: nextStep(this.steps, stage) ?? null, ...Object.fromEntries(DOC_STATES.map((s) => [s, 0]))} as StageStates);
-    return row;
+  #row(name: string): RowCounts {
+    return (this.status.rows[name] ??= Object.fromEntries(DOC_STATES.map((s) => [s, 0])) as RowCounts);
   }
 
   /** Count `n` documents at `place` (a negative `n` takes them back). */
   add(place: Place, n: number): void {
     const {status} = this;
-    const row = this.#row(place.stage);
     status.total += n;
-    status.stages[place.stage]! += n;
+    status.stages[place.stage] = (status.stages[place.stage] ?? 0) + n;
     if (place.state === 'bad') status.bad += n;
     if (place.state === 'failed' && place.failedStep) status.failed[place.failedStep] = (status.failed[place.failedStep] ?? 0) + n;
-    const state = stateOf(place.state, place.claimedFor !== undefined, row.next_step !== null);
+    const {row, state} = cellOf(this.steps, place.stage, place.state, place.claimedFor !== undefined);
     if (state === 'in_progress') status.in_progress[place.claimedFor!] = (status.in_progress[place.claimedFor!] ?? 0) + n;
-    row[state] += n;
+    this.#row(row)[state] += n;
   }
 }
 
