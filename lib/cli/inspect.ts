@@ -1,31 +1,50 @@
 import {Command} from 'commander';
-import {formatDuration, type Config} from '../config/index.js';
+import {formatDuration} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
-import {eachDetection, failedAt, listDocuments, listListeners, parseTime, retryDocument, statusCounts, type StatusCounts} from '../inspect/index.js';
+import {DOC_STATES, INSIDE_STATES, eachDetection, failedAt, listDocuments, listListeners, nextStep, parseTime, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, stageOf, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {globals, type CliState} from './command.js';
 import {numberOption} from './options.js';
 import {plural} from './text.js';
 import {readConfig, withStore, type Io} from './context.js';
 
-function stages(config: Config): string[] {
-  return ['new', ...config.steps.map((s) => s.name)];
+/** The flag of `edw list` for a state, and the status table's column header: `--in-progress`, `in-progress`. */
+function stateName(state: DocState): string {
+  return state.replace('_', '-');
 }
 
-/** The status table for people. */
+/** The status table's column headers, by state. */
+const COLUMN_HEADERS: Record<DocState, string> = {waiting: 'waiting (for next step)', in_progress: 'in-progress', retrying: 'retrying', failed: 'failed', done: 'done', bad: 'bad'};
+
+/**
+ * The status table for people: one row per stage or step, one column per state; `edw list --stage ROW
+ * --COLUMN` lists a cell, `edw list --stage ROW` a row. The columns of the states inside the step are
+ * grouped under a line saying so.
+ */
 export function printStatus(io: Io, status: StatusCounts): void {
-  const width = Math.max(12, ...Object.keys(status.stages).map((s) => s.length));
-  io.out(`${'stage / step'.padEnd(width)}  documents  failed at step  in progress`);
-  for (const [stage, n] of Object.entries(status.stages)) {
-    io.out(`${stage.padEnd(width)}  ${String(n).padStart(9)}  ${String(status.failed[stage] ?? '').padStart(14)}  ${String(status.in_progress[stage] ?? '').padStart(11)}`);
-  }
-  io.out(`${'total'.padEnd(width)}  ${String(status.total).padStart(9)}  (bad, not processed: ${status.bad})`);
+  const rows = Object.entries(status.rows);
+  const width = Math.max(5, ...rows.map(([stage]) => stage.length));
+  const headers = DOC_STATES.map((s) => COLUMN_HEADERS[s]);
+  const line = (first: string, documents: string, values: string[]): string =>
+    `${first.padEnd(width)}  ${documents.padStart(9)}  ${values.map((v, i) => v.padStart(headers[i]!.length)).join('  ')}`;
+  // The group line spans the columns of the states inside the step, which follow one another.
+  const inside = DOC_STATES.map((s, i) => (INSIDE_STATES.includes(s) ? i : -1)).filter((i) => i >= 0);
+  const groupStart = width + 2 + 9 + 2 + headers.slice(0, inside[0]).reduce((n, h) => n + h.length + 2, 0);
+  const groupWidth = inside.reduce((n, i) => n + headers[i]!.length, 0) + 2 * (inside.length - 1);
+  const label = ' inside the step ';
+  const dashes = groupWidth - 2 - label.length;
+  io.out(`${' '.repeat(groupStart)}<${'-'.repeat(Math.floor(dashes / 2))}${label}${'-'.repeat(Math.ceil(dashes / 2))}>`);
+  io.out(line('stage', 'documents', headers));
+  for (const [stage, row] of rows) io.out(line(stage, String(DOC_STATES.reduce((n, s) => n + row[s], 0)), DOC_STATES.map((s) => String(row[s]))));
+  io.out(line('total', String(status.total), DOC_STATES.map((s) => String(rows.reduce((n, [, row]) => n + row[s], 0)))));
+  io.out('(row S: waiting = completed S, waiting for the next step; in-progress, retrying, failed = inside step S; done = completed the last step)');
+  io.out('(the documents of a cell: edw list --stage ROW --COLUMN; of a row: edw list --stage ROW)');
 }
 
 export function statusCommand(state: CliState): Command {
   return new Command('status')
-    .description('data-file documents per stage, failed and in progress')
-    .option('--json', 'print {"total","stages","failed","in_progress","bad"}')
+    .description('data-file documents per row (new and each step) and state (waiting, in progress, retrying, failed, done, bad)')
+    .option('--json', 'print {"total","stages","failed","in_progress","bad","rows"}')
     .action(async (options: {json?: boolean}, command: Command) => {
       const config = readConfig(globals(command), state.io);
       const status = await withStore(config, (store) => statusCounts(store, config.steps.map((s) => s.name)));
@@ -34,28 +53,91 @@ export function statusCommand(state: CliState): Command {
     });
 }
 
+/** One line of `edw list` for people: id, run, and the document's state with what it is waiting for or why. */
+function describeListed({doc, state}: Listed, next: string | undefined): string {
+  const edw = doc.edw ?? {};
+  const at = (ms: number): string => new Date(ms).toISOString();
+  const what =
+    state === 'bad' ? `bad (status ${doc.status ?? '-'})`
+      : state === 'failed' ? `failed at ${edw.failed!.step} after ${plural(edw.failed!.attempts, 'attempt')}: ${edw.failed!.error}`
+        : state === 'in_progress' ? `in progress: ${edw.claim!.step} by ${edw.claim!.owner} until ${at(edw.claim!.expires)}`
+          : state === 'retrying' ? `retrying ${edw.retry!.step} at ${at(edw.retry!.next)} (${plural(edw.retry!.attempts, 'attempt')} failed): ${edw.retry!.error}`
+            : state === 'done' ? 'done'
+              : `waiting for ${next ?? '-'}`;
+  return `${doc._id}  run ${doc.run ?? '-'}  ${what}`;
+}
+
+/** An argument as a POSIX shell reads it back: quoted only when it must be. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+interface ListCliOptions {
+  stage: string;
+  waiting?: boolean;
+  inProgress?: boolean;
+  retrying?: boolean;
+  failed?: boolean;
+  done?: boolean;
+  bad?: boolean;
+  run?: string;
+  limit: number;
+  after?: string;
+  json?: boolean;
+}
+
+const STATE_OPTION: Record<DocState, keyof ListCliOptions> = {waiting: 'waiting', in_progress: 'inProgress', retrying: 'retrying', failed: 'failed', done: 'done', bad: 'bad'};
+
 export function listCommand(state: CliState): Command {
-  return new Command('list')
-    .description('documents at a stage')
-    .requiredOption('--stage <stage>', 'new or a step name')
-    .option('--failed', 'only documents failed for good at the step after this stage')
+  const command = new Command('list')
+    .description('the documents of a row of edw status, with their state; one state with its option (the columns of edw status)')
+    .requiredOption('--stage <stage>', 'new or a step name (the rows of edw status)')
+    .option('--waiting', 'only documents that completed this step (or are new) and wait for the next')
+    .option('--in-progress', 'only documents a listener is running this step on now')
+    .option('--retrying', 'only documents this step failed on and will try again later')
+    .option('--failed', 'only documents this step failed on for good')
+    .option('--done', 'only documents that completed the last step')
+    .option('--bad', 'only documents whose status is not "good"')
     .option('--run <run>', 'only this run')
     .option('--limit <n>', 'at most this many', numberOption('--limit', {min: 1}), 100)
     .option('--after <id>', 'start after this document (the last of the previous page)')
-    .option('--json', 'print an array of documents')
-    .action(async (options: {stage: string; failed?: boolean; run?: string; limit: number; after?: string; json?: boolean}, command: Command) => {
-      const config = readConfig(globals(command), state.io);
-      if (!stages(config).includes(options.stage)) throw new ConfigError(`unknown stage ${options.stage} (stages: ${stages(config).join(', ')})`);
-      const docs = await withStore(config, (store) => listDocuments(store, options));
-      if (options.json) {
-        state.io.out(JSON.stringify(docs));
-        return;
+    .option('--json', 'print an array of documents');
+  return command.action(async (options: ListCliOptions, command: Command) => {
+    const {io} = state;
+    const global = globals(command);
+    const config = readConfig(global, io);
+    const steps = config.steps.map((s) => s.name);
+    const chosen = DOC_STATES.filter((s) => options[STATE_OPTION[s]]);
+    if (chosen.length > 1) throw new ConfigError(`list takes one state at a time (got ${chosen.map((s) => `--${stateName(s)}`).join(' and ')})`);
+    const next = nextStep(steps, options.stage);
+    const end = await withStore(config, async (store) => {
+      const known = ['new', ...steps];
+      if (!known.includes(options.stage) && !(await stageHasDocuments(store, options.stage))) {
+        throw new ConfigError(`unknown stage ${options.stage} (stages: ${known.join(', ')})`);
       }
-      for (const doc of docs) {
-        const flag = doc.status !== 'good' ? `bad (${doc.status})` : doc.edw?.failed ? `failed at ${doc.edw.failed.step}: ${doc.edw.failed.error}` : doc.edw?.retry ? `retry ${doc.edw.retry.attempts + 1} at ${new Date(doc.edw.retry.next).toISOString()}` : doc.edw?.claim ? `claimed by ${doc.edw.claim.owner}` : 'waiting';
-        state.io.out(`${doc._id}  run ${doc.run ?? '-'}  ${flag}`);
-      }
+      // JSON: one array, written a page at a time; a page's line ends with a comma until the next is known.
+      // Small answers (one page) print as one line, as JSON.stringify of the array would.
+      let held: string | undefined;
+      let opened = false;
+      const line = (text: string, end: string): void => {
+        io.out(`${opened ? '' : '['}${text}${end}`);
+        opened = true;
+      };
+      const ended = await listDocuments(store, {...options, steps, ...(chosen[0] ? {state: chosen[0]} : {})}, (page) => {
+        if (!options.json) return page.forEach((listed) => io.out(describeListed(listed, next)));
+        if (held !== undefined) line(held, ',');
+        held = page.map(({doc}) => JSON.stringify(doc)).join(',');
+      });
+      if (options.json) line(held ?? '', ']');
+      return ended;
     });
+    if (end.next !== undefined) {
+      const args = [...(global.config ? ['--config', global.config] : []), 'list', '--stage', options.stage, ...chosen.map((s) => `--${stateName(s)}`),
+        ...(options.run !== undefined ? ['--run', options.run] : []), ...(options.limit !== 100 ? ['--limit', String(options.limit)] : []),
+        ...(options.json ? ['--json'] : []), '--after', end.next];
+      io.err(`more: edw ${args.map(shellWord).join(' ')}`);
+    }
+  });
 }
 
 function describeEntry(entry: ProcessEntry, index: number): string {
@@ -86,7 +168,7 @@ export function showCommand(state: CliState): Command {
       const d = doc as DataFileDoc;
       io.out(`${d._id}  run ${d.run ?? '-'}  status ${d.status ?? '-'}  stage ${stageOf(d)}  md5 ${d.md5sum ?? '-'}  ${d.original_file ?? ''}`);
       d.process.forEach((entry, i) => io.out(describeEntry(entry, i)));
-      if (d.edw?.failed) io.out(`failed for good at ${d.edw.failed.step} after ${d.edw.failed.attempts} attempts: ${d.edw.failed.error} (edw retry ${d._id})`);
+      if (d.edw?.failed) io.out(`failed for good at ${d.edw.failed.step} after ${plural(d.edw.failed.attempts, 'attempt')}: ${d.edw.failed.error} (edw retry ${d._id})`);
       else if (d.edw?.retry) io.out(`retry of ${d.edw.retry.step} due at ${new Date(d.edw.retry.next).toISOString()}`);
       if (d.edw?.claim) io.out(`claimed by ${d.edw.claim.owner} for ${d.edw.claim.step} until ${new Date(d.edw.claim.expires).toISOString()}`);
       for (const prev of d.previous ?? []) io.out(`replaced ${String(prev.replaced)}: md5 was ${String(prev.md5sum)}, ${(prev.process as unknown[] | undefined)?.length ?? 0} entries kept`);
@@ -106,14 +188,14 @@ export function retryCommand(state: CliState): Command {
       if (options.step && !step) throw new ConfigError(`unknown step ${options.step} (steps: ${config.steps.map((s) => s.name).join(', ')})`);
       await withStore(config, async (store) => {
         const targets = [...ids, ...(step ? await failedAt(store, step.name, step.after) : [])];
-        if (step && targets.length === ids.length) io.err(`no document has failed at ${step.name}`);
+        if (step && targets.length === ids.length) io.out(`no document has failed at ${step.name}`);
         for (const id of targets) {
           try {
             const verdict = await retryDocument(store, id);
             io.out(verdict === 'retried' ? `retry ${id}` : `${id} has not failed, left as it is`);
           } catch (error) {
             if (!(error instanceof NotFoundError)) throw error;
-            io.err(`error: ${error.message}`);
+            io.err(`edw: ${error.message}`);
             state.exitCode = 1;
           }
         }

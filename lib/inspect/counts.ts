@@ -18,6 +18,8 @@ export interface Place {
   stage: string;
   state: 'bad' | 'failed' | 'retry' | 'ready';
   failedStep?: string;
+  /** The step of the claim it holds, when that claim is live at the time asked for (see `places`). */
+  claimedFor?: string;
 }
 
 /** What the `_local` document holds (places as indexes into `places`, to keep it small). */
@@ -91,21 +93,18 @@ export class StageCounts {
     this.#docs.set(id, placeKey(stage, state, typeof value === 'string' ? value : undefined));
   }
 
-  /** Documents per place. */
-  places(): Array<{place: Place; count: number}> {
+  /** Documents per place; with `now` (epoch ms), the documents holding a claim live then are told apart by its step. */
+  places(now?: number): Array<{place: Place; count: number}> {
     const tally = new Map<string, number>();
-    for (const place of this.#docs.values()) tally.set(place, (tally.get(place) ?? 0) + 1);
+    for (const [id, place] of this.#docs) {
+      const claim = now === undefined ? undefined : this.#claims.get(id);
+      const key = claim && claim[1] > now! ? `${place}\t${claim[0]}` : place;
+      tally.set(key, (tally.get(key) ?? 0) + 1);
+    }
     return [...tally].map(([key, count]) => {
-      const [stage, state, failedStep] = key.split('\t') as [string, Place['state'], string];
-      return {place: {stage, state, ...(failedStep ? {failedStep} : {})}, count};
+      const [stage, state, failedStep, claimedFor] = key.split('\t') as [string, Place['state'], string, string | undefined];
+      return {place: {stage, state, ...(failedStep ? {failedStep} : {}), ...(claimedFor ? {claimedFor} : {})}, count};
     });
-  }
-
-  /** Live claims per step at `now`. */
-  claimsAt(now: number): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [step, expires] of this.#claims.values()) if (expires > now) out[step] = (out[step] ?? 0) + 1;
-    return out;
   }
 }
 

@@ -1,6 +1,7 @@
-export {statusCounts, statusFromCounts, statusFromView, type StatusCounts} from './status.js';
+export {statusCounts, statusFromCounts, statusFromView, type RowCounts, type StatusCounts} from './status.js';
+export {DOC_STATES, docCellOf, INSIDE_STATES, nextStep, type Cell, type DocState} from './states.js';
 export {advanceCounts, countsFromView, loadCounts, refreshCounts, saveCounts, StageCounts, COUNTS_ID, type RefreshOptions} from './counts.js';
-export {listDocuments, type ListOptions} from './list.js';
+export {listDocuments, stageHasDocuments, type ListEnd, type Listed, type ListOptions} from './list.js';
 export {eachDetection, findDetections, parseTime, type DetectionsOptions} from './detections.js';
 export {failedAt, retryDocument, type RetryVerdict} from './retry.js';
 export {listListeners, type ListenerReport} from './listeners.js';

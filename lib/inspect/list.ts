@@ -1,43 +1,156 @@
 import {ConfigError, NotFoundError} from '../errors/index.js';
 import {DESIGN} from '../design/index.js';
-import {isDataFile, stageOf, viewStateOf, type DataFileDoc} from '../pipeline/index.js';
-import type {Store} from '../store/index.js';
+import {isDataFile, stageOf, type DataFileDoc} from '../pipeline/index.js';
+import type {Store, ViewKey} from '../store/index.js';
+import {DOC_STATES, docCellOf, INSIDE_STATES, nextStep, stagesInside, type DocState, type ViewState} from './states.js';
 
 export interface ListOptions {
+  /** The row of `edw status` to list: `new` or a step (or a stage no configured step follows any more). */
   stage: string;
-  /** Only documents failed for good at the step after this stage. @default false */
-  failed?: boolean;
+  /** The configured steps in chain order: they tell a document waiting at a stage from one done, and which step a document is inside. */
+  steps: readonly string[];
+  /** Only documents in this state in the row (what `edw status` counts in that cell). @default every state */
+  state?: DocState;
+  /** Only documents of this run. @default every run */
   run?: string;
   /** @default 100 */
   limit?: number;
   /** Start after this document id (the last one of the previous page). */
   after?: string;
+  /** The time a claim must outlive to count as in progress (epoch ms). @default now */
+  now?: number;
+  /** Documents read per request, and at most handed to `onPage` at once. @default 200 */
+  pageSize?: number;
 }
 
-/** Documents at a stage, in view order (state, then id); `after` continues from a previous page. */
-export async function listDocuments(store: Store, options: ListOptions): Promise<DataFileDoc[]> {
+/** A listed document and its state in the row. */
+export interface Listed {
+  doc: DataFileDoc;
+  state: DocState;
+}
+
+/** How a listing ended. */
+export interface ListEnd {
+  /** When more documents match than `limit`: the id to continue after (`--after`). */
+  next?: string;
+}
+
+/**
+ * Where the documents of one state of a row are read from: a stage-view range (the row's own stage for
+ * waiting, done and bad; the stage before the step for retrying and failed), or the claims (in progress).
+ */
+interface Source {
+  state: DocState;
+  /** The stage whose view range is read; none for the claimed documents. */
+  stage?: string;
+}
+
+/** The stage-view state the documents of a state other than in progress are keyed under. */
+const VIEW_STATE: Record<Exclude<DocState, 'in_progress'>, ViewState> = {waiting: 'ready', done: 'ready', bad: 'bad', failed: 'failed', retrying: 'retry'};
+
+/** The sources of a row's documents in one state (or in every state), in the order they are listed. */
+function sourcesOf(steps: readonly string[], row: string, state: DocState | undefined): Source[] {
+  const followed = nextStep(steps, row) !== undefined;
+  return (state ? [state] : DOC_STATES).flatMap((s): Source[] => {
+    // Waiting and done documents share the view's range: read it once, for the one a row can hold.
+    if ((s === 'waiting' && !followed) || (s === 'done' && followed)) return [];
+    if (s === 'in_progress') return [{state: s}];
+    if (INSIDE_STATES.includes(s)) return stagesInside(steps, row).map((stage) => ({state: s, stage}));
+    return [{state: s, stage: row}];
+  });
+}
+
+/**
+ * The documents of a row of `edw status` (in one state, or all), handed to `onPage` page by page as
+ * they are read, so that a long listing is held in memory one page at a time. Order: by state (as
+ * the status columns), then stage, then id. `after` continues from a previous page; `next` says
+ * where the next starts.
+ */
+export async function listDocuments(store: Store, options: ListOptions, onPage: (page: Listed[]) => void | Promise<void>): Promise<ListEnd> {
   const limit = options.limit ?? 100;
-  const endkey: unknown[] = options.failed ? [options.stage, 'failed', {}] : [options.stage, {}];
-  let startkey: unknown[] = options.failed ? [options.stage, 'failed'] : [options.stage];
-  if (options.after) {
-    const doc = await store.get(options.after);
-    if (!isDataFile(doc)) throw new NotFoundError(`--after ${options.after}: no such data-file document`);
-    if (stageOf(doc) !== options.stage) throw new ConfigError(`--after ${options.after}: that document is at stage ${stageOf(doc)}, not ${options.stage}`);
-    startkey = [options.stage, viewStateOf(doc), doc._id];
-  }
-  const out: DataFileDoc[] = [];
-  for (;;) {
-    const page = Math.max(limit - out.length, 50);
-    const result = await store.query({design: DESIGN, view: 'stage', reduce: false, includeDocs: true, limit: page + 1, startkey, endkey});
-    const rows = result.rows.filter((row) => JSON.stringify(row.key) !== JSON.stringify(startkey));
-    for (const row of rows) {
-      const doc = row.doc;
-      if (!isDataFile(doc) || (options.run !== undefined && doc.run !== options.run)) continue;
-      out.push(doc);
-      if (out.length >= limit) return out;
+  const pageSize = options.pageSize ?? 200;
+  const now = options.now ?? Date.now();
+  const sources = sourcesOf(options.steps, options.stage, options.state);
+  let first = 0;
+  if (options.after !== undefined && sources.length > 1) first = await sourceAfter(store, options, sources, now);
+  let listed = 0;
+  let last: string | undefined;
+  // One row more than the page still to fill, to know whether another page follows; not fewer than
+  // 50, since rows of other runs or states may be skipped.
+  const wanted = (): number => Math.min(pageSize, Math.max(limit - listed + 1, 50));
+  for (const [i, source] of sources.entries()) {
+    if (i < first) continue;
+    const after = i === first ? options.after : undefined;
+    for await (const docs of candidates(store, source, after, wanted, pageSize, now)) {
+      const page: Listed[] = [];
+      for (const doc of docs) {
+        if (!isDataFile(doc)) continue;
+        // The state decides the source: a document read from another (it moved since) is left out.
+        const {row, state} = docCellOf(doc, options.steps, now);
+        if (row !== options.stage || state !== source.state) continue;
+        if (options.run !== undefined && doc.run !== options.run) continue;
+        if (listed === limit) {
+          if (page.length) await onPage(page);
+          return {next: last};
+        }
+        page.push({doc, state});
+        listed++;
+        last = doc._id;
+      }
+      if (page.length) await onPage(page);
     }
-    const last = result.rows[result.rows.length - 1];
-    if (result.rows.length < page + 1 || !last) return out;
-    startkey = last.key as unknown[];
+  }
+  return {};
+}
+
+/** Whether any data-file document stands at `stage`. */
+export async function stageHasDocuments(store: Store, stage: string): Promise<boolean> {
+  const {rows} = await store.query({design: DESIGN, view: 'stage', reduce: false, startkey: [stage], endkey: [stage, {}], limit: 1});
+  return rows.length > 0;
+}
+
+/** The index of the source document `options.after` is listed from, which must be in the row now. */
+async function sourceAfter(store: Store, options: ListOptions, sources: Source[], now: number): Promise<number> {
+  const id = options.after!;
+  const doc = await store.get(id);
+  if (!isDataFile(doc)) throw new NotFoundError(`--after ${id}: no such data-file document`);
+  const {row, state} = docCellOf(doc, options.steps, now);
+  const stage = stageOf(doc);
+  const i = sources.findIndex((s) => s.state === state && (s.stage === undefined || s.stage === stage));
+  if (row !== options.stage || i < 0) throw new ConfigError(`--after ${id}: that document is in row ${row} (${state}) now, not ${options.stage}; list from the start`);
+  return i;
+}
+
+/** Pages of documents that may come from `source`, after document `after` if given. */
+function candidates(store: Store, source: Source, after: string | undefined, rows: () => number, pageSize: number, now: number): AsyncGenerator<DataFileDoc[]> {
+  if (source.stage === undefined) return claimedDocuments(store, after, pageSize, now);
+  const {stage} = source;
+  const viewState = VIEW_STATE[source.state as Exclude<DocState, 'in_progress'>];
+  return viewRange(store, after === undefined ? [stage, viewState] : [stage, viewState, after], [stage, viewState, {}], rows);
+}
+/** The documents of a stage-view key range, `rows()` at a time, the start key itself left out. */
+async function* viewRange(store: Store, startkey: ViewKey, endkey: ViewKey, rows: () => number): AsyncGenerator<DataFileDoc[]> {
+  let start = startkey;
+  for (;;) {
+    // Keys are unique (the id is in them): each page starts at the last key of the one before.
+    const limit = rows() + 1;
+    const result = await store.query({design: DESIGN, view: 'stage', reduce: false, includeDocs: true, limit, startkey: start, endkey});
+    const startJson = JSON.stringify(start);
+    yield result.rows.filter((row) => JSON.stringify(row.key) !== startJson).map((row) => row.doc as DataFileDoc);
+    const lastRow = result.rows[result.rows.length - 1];
+    if (result.rows.length < limit || !lastRow) return;
+    start = lastRow.key;
+  }
+}
+
+/** Documents holding a live claim, by id (the claims view's rows are as many as the steps running). */
+async function* claimedDocuments(store: Store, after: string | undefined, pageSize: number, now: number): AsyncGenerator<DataFileDoc[]> {
+  const {rows} = await store.query({design: DESIGN, view: 'claims'});
+  const ids = rows
+    .filter((row) => typeof row.value === 'number' && row.value > now && row.id !== undefined && (after === undefined || row.id > after))
+    .map((row) => row.id!)
+    .sort();
+  for (let i = 0; i < ids.length; i += pageSize) {
+    yield (await store.getMany(ids.slice(i, i + pageSize))).filter((doc): doc is DataFileDoc => isDataFile(doc));
   }
 }

@@ -1,11 +1,16 @@
 import type {Store} from '../store/index.js';
 import {DESIGN} from '../design/index.js';
-import {refreshCounts, type StageCounts} from './counts.js';
+import {isDataFile, stageOf, viewStateOf} from '../pipeline/index.js';
+import {refreshCounts, type Place, type StageCounts} from './counts.js';
+import {cellOf, claimedAt, DOC_STATES, type DocState} from './states.js';
 
-/** `edw status --json`: every data-file document counted once at its stage. */
+/** One row's documents by state: `edw list --stage ROW --STATE` lists the documents of each count. */
+export type RowCounts = Record<DocState, number>;
+
+/** `edw status --json`: every data-file document counted once at its stage, and once in a row. */
 export interface StatusCounts {
   total: number;
-  /** Every configured step and `new` (zeros included), plus any other stage a document stands at. */
+  /** Documents per stage they stand at (their last completed step): every configured step and `new` (zeros included), plus any other stage a document stands at. */
   stages: Record<string, number>;
   /** Documents failed for good, keyed by the step that failed (they also count in `stages`). */
   failed: Record<string, number>;
@@ -13,68 +18,89 @@ export interface StatusCounts {
   in_progress: Record<string, number>;
   /** Documents not processed because their status is not "good" (they also count in `stages`). */
   bad: number;
+  /**
+   * The status table: `new`, every configured step, and any other stage a document stands at, each
+   * with its documents by state (lib/inspect/states.ts). Row S holds the documents that completed S
+   * and wait for the next step (or are done, or bad), and those inside step S: in progress, retrying
+   * or failed at S.
+   */
+  rows: Record<string, RowCounts>;
 }
 
 /**
- * Count documents per stage, with the failed and the claimed ones. Where the server stores view
- * reductions (CouchDB) this is one grouped reduce of the stage view; on PouchDB and pouchdb-server,
- * which re-read every row of a reduce, it is the counts kept from the feed (see counts.ts), brought
- * up to date first.
+ * Count documents per stage, and per row and state. Where the server stores view reductions (CouchDB) this is one
+ * grouped reduce of the stage view, plus the claims view and the documents claimed now; on PouchDB and
+ * pouchdb-server, which re-read every row of a reduce, it is the counts kept from the feed (see
+ * counts.ts), brought up to date first.
  */
 export async function statusCounts(store: Store, steps: string[], now = Date.now()): Promise<StatusCounts> {
   const {reductionsStored} = await store.info();
   return reductionsStored ? statusFromView(store, steps, now) : statusFromCounts(await refreshCounts(store), steps, now);
 }
 
-function emptyStatus(steps: string[]): StatusCounts {
-  const status: StatusCounts = {total: 0, stages: {new: 0}, failed: {}, in_progress: {}, bad: 0};
-  for (const step of steps) {
-    status.stages[step] = 0;
-    status.failed[step] = 0;
-    status.in_progress[step] = 0;
+/** A status being counted, place by place, for a chain of `steps` given in order. */
+class StatusTally {
+  readonly status: StatusCounts = {total: 0, stages: {}, failed: {}, in_progress: {}, bad: 0, rows: {}};
+
+  constructor(readonly steps: string[]) {
+    for (const stage of ['new', ...steps]) {
+      this.#row(stage);
+      this.status.stages[stage] = 0;
+    }
+    for (const step of steps) {
+      this.status.failed[step] = 0;
+      this.status.in_progress[step] = 0;
+    }
   }
-  return status;
+
+  #row(name: string): RowCounts {
+    return (this.status.rows[name] ??= Object.fromEntries(DOC_STATES.map((s) => [s, 0])) as RowCounts);
+  }
+
+  /** Count `n` documents at `place` (a negative `n` takes them back). */
+  add(place: Place, n: number): void {
+    const {status} = this;
+    status.total += n;
+    status.stages[place.stage] = (status.stages[place.stage] ?? 0) + n;
+    if (place.state === 'bad') status.bad += n;
+    if (place.state === 'failed' && place.failedStep) status.failed[place.failedStep] = (status.failed[place.failedStep] ?? 0) + n;
+    const {row, state} = cellOf(this.steps, place.stage, place.state, place.claimedFor !== undefined);
+    if (state === 'in_progress') status.in_progress[place.claimedFor!] = (status.in_progress[place.claimedFor!] ?? 0) + n;
+    this.#row(row)[state] += n;
+  }
 }
 
 /** The status from counts kept from the feed. */
 export function statusFromCounts(counts: StageCounts, steps: string[], now: number): StatusCounts {
-  const status = emptyStatus(steps);
-  for (const {place, count} of counts.places()) {
-    status.total += count;
-    status.stages[place.stage] = (status.stages[place.stage] ?? 0) + count;
-    if (place.state === 'bad') status.bad += count;
-    if (place.state === 'failed' && place.failedStep) status.failed[place.failedStep] = (status.failed[place.failedStep] ?? 0) + count;
-  }
-  for (const [step, n] of Object.entries(counts.claimsAt(now))) status.in_progress[step] = (status.in_progress[step] ?? 0) + n;
-  return status;
+  const tally = new StatusTally(steps);
+  for (const {place, count} of counts.places(now)) tally.add(place, count);
+  return tally.status;
 }
 
-/** The status from the stage view's reduce (and the claims view): cheap where reductions are stored. */
+/** The status from the stage view's reduce, the claims view and the claimed documents: cheap where reductions are stored. */
 export async function statusFromView(store: Store, steps: string[], now: number): Promise<StatusCounts> {
-  const status = emptyStatus(steps);
+  const tally = new StatusTally(steps);
   const grouped = await store.query({design: DESIGN, view: 'stage', reduce: true, groupLevel: 2});
   const failedStages: string[] = [];
   for (const row of grouped.rows) {
-    const [stage, state] = row.key as [string, string];
-    const n = Number(row.value);
-    status.total += n;
-    status.stages[stage] = (status.stages[stage] ?? 0) + n;
-    if (state === 'bad') status.bad += n;
+    const [stage, state] = row.key as [string, Place['state']];
     if (state === 'failed') failedStages.push(stage);
+    else tally.add({stage, state}, Number(row.value));
   }
+  // The failed step is in the rows' values, not their keys (failed documents are few).
   for (const stage of failedStages) {
     const rows = await store.query({design: DESIGN, view: 'stage', startkey: [stage, 'failed'], endkey: [stage, 'failed', {}], reduce: false});
-    for (const row of rows.rows) {
-      const step = String(row.value);
-      status.failed[step] = (status.failed[step] ?? 0) + 1;
-    }
+    for (const row of rows.rows) tally.add({stage, state: 'failed', failedStep: String(row.value)}, 1);
   }
+  // A live claim does not show in the stage view's key: move each claimed document from the place the
+  // reduce counted it at to the same place, claimed. Claims live now are as many as the steps running.
   const claims = await store.query({design: DESIGN, view: 'claims'});
-  for (const row of claims.rows) {
-    if (typeof row.value === 'number' && row.value > now) {
-      const step = String(row.key);
-      status.in_progress[step] = (status.in_progress[step] ?? 0) + 1;
-    }
+  const live = claims.rows.filter((row) => typeof row.value === 'number' && row.value > now && row.id).map((row) => row.id!);
+  for (const doc of live.length ? await store.getMany(live) : []) {
+    if (!isDataFile(doc) || !claimedAt(doc, now)) continue;
+    const place: Place = {stage: stageOf(doc), state: viewStateOf(doc), ...(doc.edw?.failed ? {failedStep: doc.edw.failed.step} : {})};
+    tally.add(place, -1);
+    tally.add({...place, claimedFor: doc.edw!.claim!.step}, 1);
   }
-  return status;
+  return tally.status;
 }
