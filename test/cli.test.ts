@@ -99,7 +99,7 @@ test('bad input gives one clear line and the right exit code, and changes nothin
 
   const missing = await edw('--config', ws.configPath, 'register', join(ws.dir, 'nope.edwr'));
   t.is(missing.code, 1);
-  t.true(missing.err.some((l) => /error: .*nope\.edwr does not exist/.test(l)));
+  t.true(missing.err.some((l) => /^edw: .*nope\.edwr does not exist$/.test(l)));
 
   const conditions = await edw('--config', ws.configPath, 'register', sim.files[0]!, '--conditions', join(ws.dir, 'bad.json'));
   t.is(conditions.code, 2);

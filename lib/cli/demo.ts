@@ -1,4 +1,3 @@
-import {rm} from 'node:fs/promises';
 import {join, resolve} from 'node:path';
 import {Command} from 'commander';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../design/index.js';
@@ -7,6 +6,7 @@ import {registerFiles} from '../register/index.js';
 import {simulate} from '../simulate/index.js';
 import {openStore} from '../store/index.js';
 import {globals, type CliState} from './command.js';
+import {prepareDemoFolder} from './demo-folder.js';
 import {makeLogger, readConfig} from './context.js';
 import {printStatus} from './inspect.js';
 import {readConditions} from './register.js';
@@ -16,27 +16,30 @@ import {numberOption} from './options.js';
 export function demoCommand(state: CliState): Command {
   return new Command('demo')
     .description('simulate, register and run the whole chain on a fresh embedded database, then print the status')
-    .option('--dir <dir>', 'folder for the demo database and files (emptied first)', './data/demo')
+    .option('--dir <dir>', 'folder for the demo database and files: new, empty, or an earlier demo\'s (whose files it replaces)', './data/demo')
     .option('--files <n>', 'data files to simulate', numberOption('--files', {min: 1}), 20)
     .action(async (options: {dir: string; files: number}, command: Command) => {
       const {io} = state;
       const global = globals(command);
       const base = readConfig(global, io);
       const dir = resolve(options.dir);
-      await rm(dir, {recursive: true, force: true});
-      // The demo's own folders replace the configured ones: a fresh embedded database and fresh output areas.
+      // The demo's own folders replace the configured ones: a fresh embedded database and fresh output
+      // areas. The database is a folder inside db/, so the view indexes PouchDB keeps beside it
+      // (db/edw-mrview-...) are inside db/ too: every entry the demo makes is known before it starts.
+      const outputs = (step: (typeof base.steps)[number]): Record<string, string> => ({
+        ...(step.settings.target_dir ? {target_dir: 'sps'} : {}),
+        ...(step.settings.output_dir ? {output_dir: step.name} : {}),
+      });
       const config = {
         ...base,
-        database: {...base.database, url: join(dir, 'db'), user: undefined, password: undefined},
+        database: {...base.database, url: join(dir, 'db', 'edw'), user: undefined, password: undefined},
         steps: base.steps.map((step) => ({
           ...step,
-          settings: {
-            ...step.settings,
-            ...(step.settings.target_dir ? {target_dir: join(dir, 'sps')} : {}),
-            ...(step.settings.output_dir ? {output_dir: join(dir, step.name)} : {}),
-          },
+          settings: {...step.settings, ...Object.fromEntries(Object.entries(outputs(step)).map(([key, name]) => [key, join(dir, name)]))},
         })),
       };
+      const made = ['raw', 'db', ...base.steps.flatMap((step) => Object.values(outputs(step)))];
+      await prepareDemoFolder(dir, made);
       const log = makeLogger({...config, log: {...config.log, level: global.debug ? 'debug' : 'warn'}}, global, io);
       io.err(`simulating ${options.files} data files in ${join(dir, 'raw')}`);
       const simulated = await simulate({outDir: join(dir, 'raw'), files: options.files, events: 50, seed: 42});

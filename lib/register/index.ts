@@ -36,6 +36,13 @@ export interface RegisterOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * Why an entry of a given directory was left out: `settling` modified less than `settleMs` ago,
+ * `not-matching` its name does not match `glob`, `not-regular` not a regular file (a folder, a
+ * symbolic link, a pipe), `vanished` gone between the listing and its stat.
+ */
+export type SkipReason = 'settling' | 'not-matching' | 'not-regular' | 'vanished';
+
 export interface RegisterReport {
   created: string[];
   /** Already registered with the same md5: nothing written. */
@@ -43,8 +50,10 @@ export interface RegisterReport {
   replaced: string[];
   /** Refused, one reason each (the document is left as it was). */
   refused: Array<{id: string; path: string; reason: string}>;
-  /** Files in a directory left for later because they are too recent. */
-  settling: string[];
+  /** Entries of the given directories left out, each with its reason, in directory order. */
+  skipped: Array<{path: string; reason: SkipReason}>;
+  /** Given directories in which no regular file matched `glob`. */
+  empty: string[];
   /** Paths that do not exist or cannot be read. */
   missing: Array<{path: string; reason: string}>;
 }
@@ -63,14 +72,25 @@ async function expand(paths: string[], glob: string, settleMs: number, now: numb
     if (!info) {
       report.missing.push({path, reason: 'does not exist'});
     } else if (info.isDirectory()) {
+      let matched = 0;
       for (const entry of (await readdir(path, {withFileTypes: true})).sort((a, b) => a.name.localeCompare(b.name))) {
-        if (!entry.isFile() || !isData(entry.name)) continue;
         const file = join(path, entry.name);
+        const skip = (reason: SkipReason): number => report.skipped.push({path: file, reason});
+        if (!isData(entry.name)) {
+          skip('not-matching');
+          continue;
+        }
+        if (!entry.isFile()) {
+          skip('not-regular');
+          continue;
+        }
+        matched++;
         const fileInfo = await stat(file).catch(() => null);
-        if (!fileInfo) continue;
-        if (now - fileInfo.mtimeMs < settleMs) report.settling.push(file);
+        if (!fileInfo) skip('vanished');
+        else if (now - fileInfo.mtimeMs < settleMs) skip('settling');
         else files.push(file);
       }
+      if (matched === 0) report.empty.push(path);
     } else if (info.isFile()) {
       files.push(path);
     } else {
@@ -113,7 +133,7 @@ function decide(existing: Doc | null, fresh: DataFileDoc, replace: boolean, now:
 /** Register data files: one document each, written in `_bulk_docs` batches. Never changes a document it refuses. */
 export async function registerFiles(options: RegisterOptions): Promise<RegisterReport> {
   const now = options.now ?? Date.now;
-  const report: RegisterReport = {created: [], unchanged: [], replaced: [], refused: [], settling: [], missing: []};
+  const report: RegisterReport = {created: [], unchanged: [], replaced: [], refused: [], skipped: [], empty: [], missing: []};
   const candidates = await expand(options.paths, options.glob ?? '*.edwr', options.settleMs ?? 10_000, now(), report);
   const runPattern = options.runPattern ?? /^(.+)_[^_]*$/;
   const batchSize = options.batchSize ?? 500;

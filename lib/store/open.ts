@@ -1,9 +1,10 @@
-import {existsSync} from 'node:fs';
-import {resolve} from 'node:path';
-import {ConfigError, NotFoundError, UnavailableError} from '../errors/index.js';
+import {mkdir, stat} from 'node:fs/promises';
+import {dirname, resolve} from 'node:path';
+import {ConfigError, NotFoundError} from '../errors/index.js';
 import {CouchStore} from './couch-store.js';
 import {PouchStore} from './pouch-store.js';
 import {readShareFile, SharedStore, shareStore} from './share.js';
+import {storageError} from './storage-error.js';
 import type {Store} from './types.js';
 
 export interface OpenStoreOptions {
@@ -50,17 +51,23 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await store.ping();
     return store;
   }
-  if (!options.create && !existsSync(folder)) {
-    throw new NotFoundError(`no database at ${folder} (run 'edw init' to create it)`);
+  if (options.create) {
+    // LevelDB makes the database's own folder, not its parents: without them it fails on its LOCK file.
+    await mkdir(dirname(folder), {recursive: true}).catch(async (error: unknown) => {
+      throw await storageError(folder, error, 'create');
+    });
+  } else {
+    // Commands other than init (and demo) need the design documents that init pushes, so a missing
+    // folder is not made here: it is named, with the command that makes it.
+    await stat(folder).catch(async (error: unknown) => {
+      throw await storageError(folder, error, 'open');
+    });
   }
   const store = new PouchStore(folder);
   try {
     await store.info();
   } catch (error) {
     await store.close().catch(() => {});
-    if (error instanceof UnavailableError) {
-      throw new UnavailableError(`the embedded database ${folder} is held by another process that does not share it (only 'edw listen' shares it); wait for that process to end`, {cause: error});
-    }
     throw error;
   }
   if (!options.share) return store;

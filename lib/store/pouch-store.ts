@@ -1,6 +1,7 @@
 import {existsSync} from 'node:fs';
 import PouchDB from 'pouchdb';
-import {ConflictError, EdwError, ForbiddenError, NotFoundError, UnavailableError} from '../errors/index.js';
+import {ConflictError, EdwError, ForbiddenError, NotFoundError} from '../errors/index.js';
+import {storageError} from './storage-error.js';
 import {viewQuery} from './view-query.js';
 import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
 import {changeWaiter, type ChangeWaiter} from './change-waiter.js';
@@ -47,16 +48,18 @@ export class PouchStore implements Store {
     });
   }
 
-  #fail(error: unknown, what: string): never {
+  /**
+   * The EdwError for a failed PouchDB call. Storage failures (no HTTP-like status, or a 5xx) are told
+   * apart by checking the folder (storageError), not by reading LevelDB's text.
+   */
+  async #error(error: unknown, what: string): Promise<EdwError> {
     const e = error as {status?: number; name?: string; message?: string; reason?: string};
     const reason = e.reason ?? e.message ?? String(error);
-    if (e.status === 409) throw new ConflictError(`${what}: document update conflict`, {cause: error});
-    if (e.status === 403) throw new ForbiddenError(`${what}: ${reason}`, {cause: error});
-    if (e.status === 404) throw new NotFoundError(`${what}: not found`, {cause: error});
-    if (/lock|Resource temporarily unavailable/i.test(reason)) {
-      throw new UnavailableError(`the embedded database ${this.location} is in use by another process`, {cause: error});
-    }
-    throw new EdwError(`${what}: ${reason} (embedded database ${this.location})`, {cause: error});
+    if (e.status === 409) return new ConflictError(`${what}: document update conflict`, {cause: error});
+    if (e.status === 403) return new ForbiddenError(`${what}: ${reason}`, {cause: error});
+    if (e.status === 404) return new NotFoundError(`${what}: not found`, {cause: error});
+    if (e.status === undefined || e.status >= 500) return storageError(this.location, error, what);
+    return new EdwError(`${what}: ${reason} (embedded database ${this.location})`, {cause: error});
   }
 
   async create(): Promise<boolean> {
@@ -69,7 +72,7 @@ export class PouchStore implements Store {
       const info = await this.#db.info();
       return {docCount: info.doc_count, updateSeq: String(info.update_seq), reductionsStored: false};
     } catch (error) {
-      this.#fail(error, 'open database');
+      throw await this.#error(error, 'open');
     }
   }
 
@@ -81,7 +84,7 @@ export class PouchStore implements Store {
       return (await this.#db.get(id, opts)) as Doc;
     } catch (error) {
       if ((error as {status?: number}).status === 404) return null;
-      this.#fail(error, `read ${id}`);
+      throw await this.#error(error, `read ${id}`);
     }
   }
 
@@ -90,7 +93,7 @@ export class PouchStore implements Store {
     try {
       return await this.#currentRevisions(ids);
     } catch (error) {
-      this.#fail(error, 'read documents');
+      throw await this.#error(error, 'read documents');
     }
   }
 
@@ -101,7 +104,7 @@ export class PouchStore implements Store {
     try {
       rev = (await this.#db.put(doc)).rev;
     } catch (error) {
-      this.#fail(error, `write ${doc._id}`);
+      throw await this.#error(error, `write ${doc._id}`);
     } finally {
       if (doc._id.startsWith('_design/')) this.#designChanged();
     }
@@ -116,7 +119,7 @@ export class PouchStore implements Store {
     try {
       if (accepted.length > 0) results = await this.#db.bulkDocs(accepted);
     } catch (error) {
-      this.#fail(error, 'write documents');
+      throw await this.#error(error, 'write documents');
     } finally {
       if (docs.some((d) => d._id.startsWith('_design/'))) this.#designChanged();
     }
@@ -146,7 +149,7 @@ export class PouchStore implements Store {
       const ddoc = await this.#db.get(`_design/${design}`);
       source = (ddoc as {filters?: Record<string, unknown>}).filters?.[filter ?? ''];
     } catch (error) {
-      this.#fail(error, `read filter ${name}`);
+      throw await this.#error(error, `read filter ${name}`);
     }
     if (typeof source !== 'string') throw new NotFoundError(`read changes at ${this.location}: filter ${name} not found`);
     let compiled: (doc: Doc, req: unknown) => unknown;
@@ -198,7 +201,7 @@ export class PouchStore implements Store {
         return this.#validators.check(doc, old);
       });
     } catch (error) {
-      this.#fail(error, 'validate documents');
+      throw await this.#error(error, 'validate documents');
     }
   }
 
@@ -207,7 +210,7 @@ export class PouchStore implements Store {
     try {
       await this.#db.bulkDocs(docs, {new_edits: false});
     } catch (error) {
-      this.#fail(error, 'write revisions');
+      throw await this.#error(error, 'write revisions');
     } finally {
       if (docs.some((d) => d._id.startsWith('_design/'))) this.#designChanged();
     }
@@ -233,7 +236,7 @@ export class PouchStore implements Store {
         page = await this.#db.changes(options);
       } catch (error) {
         wake.cancel();
-        this.#fail(error, 'read changes');
+        throw await this.#error(error, 'read changes');
       }
       const lastSeq = String(page.last_seq);
       const remaining = deadline - Date.now();
@@ -263,7 +266,7 @@ export class PouchStore implements Store {
       if ((error as {status?: number}).status === 404) {
         throw new NotFoundError(`view ${params.design}/${params.view} is missing in ${this.location}: run 'edw push-design'`, {cause: error});
       }
-      this.#fail(error, `query view ${params.design}/${params.view}`);
+      throw await this.#error(error, `query view ${params.design}/${params.view}`);
     }
   }
 
