@@ -30,7 +30,7 @@ export interface TerminalSink {
   err: (text: string) => void;
   /** Whether stderr is a terminal: only then is a status line drawn. */
   tty: boolean;
-  /** Width of the terminal, to keep the status line on one row (a wrapped one cannot be redrawn). @default 80 */
+  /** Width of the terminal, to keep the status line on one row (a wrapped one cannot be redrawn); 0 or undefined is 80. @default 80 */
   columns?: () => number | undefined;
 }
 
@@ -55,7 +55,8 @@ export function terminalIo(sink: TerminalSink): Io {
     tty: sink.tty,
     status(text) {
       if (!sink.tty) return;
-      const width = Math.max(10, (sink.columns?.() ?? 80) - 1);
+      // A pseudo-terminal without a size reports 0 columns.
+      const width = Math.max(10, (sink.columns?.() || 80) - 1);
       const line = text.replace(/[\r\n]+/g, ' ').slice(0, width);
       if (line === shown) return;
       sink.err(line ? `${CLEAR_LINE}${line}` : CLEAR_LINE);
