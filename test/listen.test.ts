@@ -1,19 +1,21 @@
 import {writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
-import test from 'ava';
+import test, {type ExecutionContext} from 'ava';
 import {statusCounts} from '../lib/inspect/index.js';
 import type {StepEvent} from '../lib/runtime/index.js';
 import {holdEmbedded} from './helpers/hold.js';
 import {simulate} from '../lib/simulate/index.js';
 import {allDataDocs, completions, runner, simulateAndRegister} from './helpers/chain.js';
 import {edw, spawnEdw} from './helpers/cli.js';
-import {workspace} from './helpers/workspace.js';
+import {main} from '../lib/cli/index.js';
+import {capturedIo, screen} from './helpers/terminal.js';
+import {workspace, type Workspace} from './helpers/workspace.js';
 import {backends} from './helpers/backends.js';
 
 test('register, status, list, show and retry reach the embedded database while a listener holds it', async (t) => {
   const ws = await workspace(t);
   t.is((await edw('--config', ws.configPath, 'init')).code, 0);
-  const listener = spawnEdw(['--config', ws.configPath, 'listen'], {EDW_LOG_LEVEL: 'info'});
+  const listener = spawnEdw(['--config', ws.configPath, 'listen', '--verbose'], {EDW_LOG_LEVEL: 'info'});
   t.teardown(() => listener.child.kill('SIGKILL'));
   await listener.waitFor(/listening/);
   const sim = await simulate({outDir: join(ws.dir, 'raw'), files: 3, events: 2});
@@ -52,7 +54,7 @@ for (const backend of backends) {
     const store = await ws.open();
     const ids = await simulateAndRegister(store, join(ws.dir, 'raw'), 30, 2);
     await store.close();
-    const first = spawnEdw(['--config', ws.configPath, 'listen'], {EDW_LOG_LEVEL: 'info'});
+    const first = spawnEdw(['--config', ws.configPath, 'listen', '--verbose'], {EDW_LOG_LEVEL: 'info'});
     t.teardown(() => first.child.kill('SIGKILL'));
     // Kill it while work is in flight: after some documents are through, while others are claimed.
     await first.waitFor(/step done step=signal_processing/);
@@ -100,7 +102,7 @@ test('with [log] format = json every step line is one JSON object naming the doc
   await edw('--config', ws.configPath, 'init');
   await simulate({outDir: join(ws.dir, 'raw'), files: 2, events: 2});
   await edw('--config', ws.configPath, 'register', join(ws.dir, 'raw'));
-  const run = spawnEdw(['--config', ws.configPath, 'listen', '--once'], {EDW_LOG_LEVEL: 'info'});
+  const run = spawnEdw(['--config', ws.configPath, 'listen', '--once', '--verbose'], {EDW_LOG_LEVEL: 'info'});
   t.is((await run.exit).code, 0);
   const lines = run.stderr.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   const done = lines.filter((l) => l.message === 'step done');
@@ -108,7 +110,7 @@ test('with [log] format = json every step line is one JSON object naming the doc
   for (const line of done) {
     t.regex(String(line.docId), /^ma22a000_00[01]$/);
     t.true(['move_to_sps', 'signal_processing', 'ingest_detections'].includes(String(line.step)));
-    t.is(line.level, 'info');
+    t.is(line.level, 'verbose');
   }
 });
 
@@ -136,7 +138,7 @@ version = 1
   t.deepEqual(doc.process.map((e) => [e.name, e.status]), [['slow', 'done']]);
   t.is(doc.edw?.claim, undefined);
   // Started again, nothing runs twice (the saved position itself: 'a soft stop saves the feed position').
-  const again = spawnEdw(['--config', ws.configPath, 'listen', '--once'], {EDW_LOG_LEVEL: 'info'});
+  const again = spawnEdw(['--config', ws.configPath, 'listen', '--once', '--verbose'], {EDW_LOG_LEVEL: 'info'});
   t.is((await again.exit).code, 0);
   t.false(again.stderr.some((l) => /step started/.test(l)));
 });
@@ -152,7 +154,7 @@ timeout = 10m
   await edw('--config', ws.configPath, 'init');
   const sim = await simulate({outDir: join(ws.dir, 'raw'), files: 1, events: 2});
   await edw('--config', ws.configPath, 'register', ...sim.files);
-  const listener = spawnEdw(['--config', ws.configPath, 'listen'], {EDW_LOG_LEVEL: 'info'});
+  const listener = spawnEdw(['--config', ws.configPath, 'listen', '--verbose'], {EDW_LOG_LEVEL: 'info'});
   t.teardown(() => listener.child.kill('SIGKILL'));
   await listener.waitFor(/step started step=forever/);
   listener.child.kill('SIGTERM');
@@ -196,4 +198,99 @@ test('edw listen started while its server is unreachable waits, says so once, an
   const once = spawnEdw(['--config', ws.configPath, 'listen', '--once']);
   t.is((await once.exit).code, 1);
   t.regex(once.stderr.join('\n'), /cannot reach the database/);
+});
+
+/** A workspace at the default log level whose database holds `files` registered data files, and their ids. */
+async function registered(t: ExecutionContext, files: number, ini = ''): Promise<{ws: Workspace; ids: string[]}> {
+  const ws = await workspace(t, {ini: `[log]\nlevel = info\n${ini}`});
+  await edw('--config', ws.configPath, 'init');
+  const sim = await simulate({outDir: join(ws.dir, 'raw'), files, events: 2});
+  const reg = await edw('--config', ws.configPath, 'register', ...sim.files);
+  t.is(reg.code, 0, reg.err.join('\n'));
+  return {ws, ids: reg.out.map((l) => l.replace(/^registered /, ''))};
+}
+
+/** A log line in the text format, from its first character. */
+const LOG_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (error|warn |info |verbose|debug) /;
+
+/** The per-step objects of a `caught up` or `stopped` line in the text format. */
+function stepTotals(line: string): {done: Record<string, number>; failed: Record<string, number>} {
+  const field = (name: string): Record<string, number> => JSON.parse(new RegExp(` ${name}=(\\{[^}]*\\})`).exec(line)?.[1] ?? 'null') as Record<string, number>;
+  return {done: field('done'), failed: field('failed')};
+}
+
+const CHAIN = ['move_to_sps', 'signal_processing', 'ingest_detections'];
+const each = (n: number): Record<string, number> => Object.fromEntries(CHAIN.map((s) => [s, n]));
+
+test('on a terminal edw listen keeps its status line below the log lines, and no log line is written onto it', async (t) => {
+  const {ws} = await registered(t, 3);
+  const terminal = capturedIo(true);
+  t.is(await main(['--config', ws.configPath, 'listen', '--once', '--verbose'], terminal.io), 0, terminal.stderr());
+  const raw = terminal.stderr();
+  t.regex(raw, /move_to_sps \d+ done/, 'a status line with totals was drawn');
+  const {lines, row} = screen(raw);
+  t.is(row, '', 'the status line is gone once the run has stopped');
+  t.true(lines.some((l) => /step done step=ingest_detections/.test(l)));
+  // A log line written onto the status line would start with the status text.
+  for (const line of lines) t.regex(line, LOG_LINE);
+});
+
+test('at the default level edw listen --once prints no line per document, says it caught up, and its last line counts what each step did', async (t) => {
+  const files = 4;
+  const {ws, ids} = await registered(t, files);
+  const pipe = capturedIo(false);
+  t.is(await main(['--config', ws.configPath, 'listen', '--once'], pipe.io), 0, pipe.stderr());
+  const raw = pipe.stderr();
+  t.false(/[\r\x1b]/.test(raw), 'off a terminal: whole lines, no carriage return or escape code');
+  const lines = raw.split('\n');
+  t.is(lines.pop(), '');
+  for (const id of ids) t.false(lines.some((l) => l.includes(id)), `a line names ${id}`);
+  const caughtUp = lines.findIndex((l) => / caught up /.test(l));
+  t.true(caughtUp >= 0, raw);
+  t.regex(lines.at(-1)!, / stopped /);
+  t.true(caughtUp < lines.length - 1);
+  t.deepEqual(stepTotals(lines.at(-1)!), {done: each(files), failed: each(0)});
+});
+
+test('[log] level = verbose (or --verbose) logs a line per document and step', async (t) => {
+  const {ws, ids} = await registered(t, 2, '[log]\nlevel = verbose\n');
+  const pipe = capturedIo(false);
+  t.is(await main(['--config', ws.configPath, 'listen', '--once'], pipe.io), 0, pipe.stderr());
+  for (const id of ids) {
+    for (const step of CHAIN) t.regex(pipe.stderr(), new RegExp(`verbose step done step=${step} docId=${id} `));
+  }
+});
+
+test('a failure is one line at the default level, and the last line counts it at its step', async (t) => {
+  const {ws, ids} = await registered(t, 2, `
+[step.fail]
+after = new
+command = '${process.execPath} -e "process.exit(3)"'
+version = 1
+attempts = 1
+`);
+  const pipe = capturedIo(false);
+  t.is(await main(['--config', ws.configPath, 'listen', '--once'], pipe.io), 1, pipe.stderr());
+  const lines = pipe.stderr().split('\n').filter(Boolean);
+  for (const id of ids) {
+    t.is(lines.filter((l) => LOG_LINE.test(l) && l.includes(id)).length, 1, `one log line for ${id}: ${lines.join('\n')}`);
+    t.true(lines.some((l) => l.startsWith(`failed: ${id} at fail: `)));
+  }
+  const stopped = lines.find((l) => / stopped /.test(l))!;
+  t.deepEqual(stepTotals(stopped), {done: {fail: 0}, failed: {fail: 2}});
+});
+
+test('edw listen says once that it has caught up, and when stopped what it did per step', async (t) => {
+  const files = 3;
+  const {ws, ids} = await registered(t, files);
+  const listener = spawnEdw(['--config', ws.configPath, 'listen'], {EDW_LOG_LEVEL: 'info'});
+  t.teardown(() => listener.child.kill('SIGKILL'));
+  const caughtUp = await listener.waitFor(/ caught up /);
+  t.deepEqual(stepTotals(caughtUp), {done: each(files), failed: each(0)});
+  listener.child.kill('SIGTERM');
+  t.deepEqual(await listener.exit, {code: 0, signal: null}, listener.stderr.join('\n'));
+  t.regex(listener.stderr.at(-1)!, / stopped /);
+  t.deepEqual(stepTotals(listener.stderr.at(-1)!), {done: each(files), failed: each(0)});
+  t.false(listener.stderr.some((l) => /[\r\x1b]/.test(l)), 'a pipe gets whole lines, no carriage return or escape code');
+  for (const id of ids) t.false(listener.stderr.some((l) => l.includes(id)), `a line names ${id}`);
 });

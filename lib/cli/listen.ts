@@ -3,12 +3,12 @@ import type {Config} from '../config/index.js';
 import {compileDesignDocs, DESIGN_DOCS_DIR, diffDesignDoc, type DesignDoc} from '../design/index.js';
 import {ConfigError, EdwError} from '../errors/index.js';
 import {loadSteps} from '../../listeners/index.js';
-import type {Logger} from '../log/index.js';
+import {louder, type Logger} from '../log/index.js';
 import {Reachability, Runner, type RunSummary} from '../runtime/index.js';
 import {isServerUrl, openStore, type Store} from '../store/index.js';
 import {globals, type CliState} from './command.js';
 import {makeLogger, readConfig, type Io} from './context.js';
-import {progressLine, rate} from './progress.js';
+import {ListenReport} from './listen-report.js';
 
 /** Refuse to listen without edw's design document, or with an outdated one (the filter and views must match). */
 export async function checkDesign(store: Store): Promise<void> {
@@ -25,7 +25,11 @@ export interface ListenRun {
   summary: Promise<RunSummary>;
 }
 
-/** Run the named steps (all when none) on an open store, with progress for `once`. */
+/**
+ * Run the named steps (all when none) on an open store. What it says while it runs (a status line on
+ * a terminal, summaries, `caught up`, and `stopped` with the totals once the run has ended) is
+ * ListenReport's.
+ */
 export async function runSteps(config: Config, store: Store, log: Logger, io: Io, options: {names?: string[]; once?: boolean}): Promise<ListenRun> {
   const known = config.steps.map((s) => s.name);
   const unknown = (options.names ?? []).filter((n) => !known.includes(n));
@@ -37,17 +41,8 @@ export async function runSteps(config: Config, store: Store, log: Logger, io: Io
     leaseMs: config.listen.leaseMs, pollMs: config.listen.pollMs, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs,
     countsMs: config.listen.countsMs,
   });
-  if (options.once) {
-    const started = Date.now();
-    const progress = progressLine(io);
-    runner.on('progress', () => {
-      const p = runner.progress;
-      const total = Object.values(p.completed).reduce((a, b) => a + b, 0);
-      progress.update(`${Object.entries(p.completed).map(([s, n]) => `${s} ${n}`).join(' · ')} · in hand ${p.running} · failed ${p.failed} · ${rate(total, started)}`);
-    });
-    return {runner, summary: runner.run().finally(() => progress.done())};
-  }
-  return {runner, summary: runner.run()};
+  const report = new ListenReport({runner, log, io}).start();
+  return {runner, summary: runner.run().finally(() => report.stop())};
 }
 
 /**
@@ -67,10 +62,12 @@ export function listenCommand(state: CliState): Command {
     .description('run listeners for the named steps (default: all) until stopped')
     .argument('[step...]', 'steps to run')
     .option('--once', 'stop when no document waits at these steps; exit 1 if any failed')
-    .action(async (names: string[], options: {once?: boolean}, command: Command) => {
+    .option('--verbose', 'log a line per document and step (started, done), as [log] level = verbose does')
+    .action(async (names: string[], options: {once?: boolean; verbose?: boolean}, command: Command) => {
       const {io} = state;
       const global = globals(command);
-      const config = readConfig(global, io);
+      const read = readConfig(global, io);
+      const config = options.verbose ? {...read, log: {...read.log, level: louder(read.log.level, 'verbose')}} : read;
       const log = makeLogger(config, global, io);
       // A daemon waits for its server: SIGINT/SIGTERM while waiting exits 0, as when running.
       const waiting = new AbortController();
@@ -102,8 +99,8 @@ export function listenCommand(state: CliState): Command {
           log.info('listening', {steps: runner.stepListeners.map((l) => l.step.name), database: store.location});
           const result = await run.summary;
           if (options.once) {
+            // The command's result, whatever the log level: one line per document that failed for good.
             for (const failure of result.failed) io.err(`failed: ${failure.id} at ${failure.step}: ${failure.entry.error?.message ?? 'unknown error'}`);
-            io.err(`${result.completed} steps completed, ${result.failed.length} documents failed`);
             if (result.failed.length > 0) state.exitCode = 1;
           }
         } finally {

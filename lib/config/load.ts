@@ -178,7 +178,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     return parseDuration(value, where);
   };
   const level = env.EDW_LOG_LEVEL ?? pick('log', 'level').value;
-  if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new ConfigError(`log level ${level} is not one of error, warn, info, debug`);
+  if (!['error', 'warn', 'info', 'verbose', 'debug'].includes(level)) throw new ConfigError(`log level ${level} is not one of error, warn, info, verbose, debug`);
   const format = pick('log', 'format').value;
   if (format !== 'text' && format !== 'json') throw new ConfigError(`[log] format = ${format}: expected text or json`);
   const pattern = pick('register', 'run_pattern');

@@ -12,7 +12,7 @@ export interface DatabaseConfig {
 }
 
 export interface LogConfig {
-  level: 'error' | 'warn' | 'info' | 'debug';
+  level: 'error' | 'warn' | 'info' | 'verbose' | 'debug';
   format: 'text' | 'json';
 }
 

@@ -2,9 +2,21 @@ import winston from 'winston';
 
 export type Logger = winston.Logger;
 
+/**
+ * The levels edw logs at, quietest first: `info` is what an operator needs (failures, outages,
+ * summaries), `verbose` adds a line per document and step, `debug` the runtime's inner workings.
+ */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'verbose', 'debug'] as const;
+export type LogLevel = typeof LOG_LEVELS[number];
+
+/** The more talkative of two levels (a command's `--verbose` never quietens `debug`). */
+export function louder(a: LogLevel, b: LogLevel): LogLevel {
+  return LOG_LEVELS.indexOf(a) >= LOG_LEVELS.indexOf(b) ? a : b;
+}
+
 export interface LoggerOptions {
   /** @default 'info' */
-  level?: 'error' | 'warn' | 'info' | 'debug';
+  level?: LogLevel;
   /** `text` for people at a terminal, `json` (one object per line) for machines. @default 'text' */
   format?: 'text' | 'json';
   /** Where lines go. @default process.stderr (stdout is kept for command output) */

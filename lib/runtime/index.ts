@@ -1,6 +1,6 @@
 export {StepListener, type ListenerOptions, type ListenerState, type StepEvent} from './listener.js';
 export {deleteOldHeartbeats, Heartbeat, heartbeatId, heartbeatState, type HeartbeatDoc, type HeartbeatOptions, type HeartbeatState} from './heartbeat.js';
-export {Runner, type Progress, type RunnerOptions, type RunSummary} from './runner.js';
+export {Runner, type Progress, type RunnerOptions, type RunSummary, type StepCounts} from './runner.js';
 export {updateDocument, type UpdateOptions} from './update.js';
 export {ClaimLostError} from './claim.js';
 export type {ChainStep, Step, StepContext} from './step.js';

@@ -71,7 +71,7 @@ export interface StepEvent {
  *
  * Events: `started` (StepEvent without entry), `completed`, `retrying`, `failed` (StepEvent),
  * `lost` (StepEvent without entry: another listener took the claim over, the result was dropped),
- * `idle` (no work queued or running after a feed page).
+ * `idle` (no work queued or running: after a feed page, the start-up sweep, or when the queue empties).
  */
 export class StepListener extends EventEmitter {
   readonly step: ChainStep;
@@ -120,6 +120,7 @@ export class StepListener extends EventEmitter {
       if (!(Number.isFinite(value) && value > 0)) throw new TypeError(`StepListener option ${name}: expected a positive number, got ${value}`);
     }
     this.#queue = new PQueue({concurrency: options.step.concurrency});
+    this.#queue.on('idle', () => this.#emitIdle());
     // After an outage the view is read again: changes made meanwhile may have been missed by the feed.
     this.#reach = options.reachability ?? new Reachability({log: this.#log, backoffMs: Math.min(this.#backoffMs, 1000), maxBackoffMs: this.#maxBackoffMs});
     this.#reach.setMaxListeners(0);
@@ -216,9 +217,7 @@ export class StepListener extends EventEmitter {
   /** The feed read a page (`handled` settles when what it offered here is handled): tell the Runner when nothing is left to do. */
   pageRead(handled: Promise<void>, empty: boolean): void {
     if (!empty && this.busy > 0) return;
-    void handled.then(() => {
-      if (this.busy === 0 && !this.#stopSignal.aborted) this.emit('idle');
-    });
+    void handled.then(() => this.#emitIdle());
   }
 
   /**
@@ -265,6 +264,11 @@ export class StepListener extends EventEmitter {
     });
   }
 
+  /** Nothing queued or running here: the Runner may look whether anything still waits. */
+  #emitIdle(): void {
+    if (this.busy === 0 && !this.#stopSignal.aborted) this.emit('idle');
+  }
+
   get #stopSignal(): AbortSignal {
     return this.#stopping.signal;
   }
@@ -274,6 +278,10 @@ export class StepListener extends EventEmitter {
     if ((await this.#feed.positioned) === undefined) return;
     // The view is the truth about what waits: anything that arrived while no listener ran is found here.
     await this.#sweep();
+    // Found nothing to do: no queue empties to say so. Only this first sweep: the Runner asks for the
+    // later ones when it finds work waiting, and an idle after each would loop while another process
+    // holds the claims.
+    this.#emitIdle();
     while (!this.#stopSignal.aborted) {
       if (this.#sweepNeeded) {
         this.#sweepNeeded = false;
@@ -372,7 +380,8 @@ export class StepListener extends EventEmitter {
   async #runHeld(claimedDoc: DataFileDoc, token: number, attempt: number, log: Logger): Promise<void> {
     const id = claimedDoc._id;
     this.emit('started', {id, step: this.step.name});
-    log.info('step started', {attempt});
+    // Per document: an operator follows the process through the listen command's summaries instead.
+    log.verbose('step started', {attempt});
 
     // The latest revision this listener wrote: the base of renewals and of the result, so that none
     // needs a read first (a 409 still reads, and re-decides on what it finds).
@@ -429,7 +438,7 @@ export class StepListener extends EventEmitter {
     const event: StepEvent = {id, step: this.step.name, entry};
     this.#lastProgress = entry.finished ?? new Date().toISOString();
     if (result.kind === 'done') {
-      log.info('step done', {attempt, ms: Date.parse(entry.finished!) - Date.parse(entry.started!)});
+      log.verbose('step done', {attempt, ms: Date.parse(entry.finished!) - Date.parse(entry.started!)});
       this.emit('completed', event);
     } else if (result.kind === 'retry') {
       log.warn('step failed, will retry', {attempt, error: entry.error?.message, retryInMs: result.next - this.#now()});

@@ -41,23 +41,37 @@ export interface RunSummary {
   failed: StepEvent[];
 }
 
-/** Counts, for progress lines: per step, documents done this run and documents waiting now. */
-export interface Progress {
-  completed: Record<string, number>;
+/** What one step did in this run. */
+export interface StepCounts {
+  completed: number;
+  /** Documents that failed for good. */
   failed: number;
+  /** Failed attempts that will be tried again. */
+  retried: number;
+}
+
+/** Counts, for progress lines. */
+export interface Progress {
+  /** Per step, in chain order. */
+  steps: Record<string, StepCounts>;
   /** Documents queued or running in this process's listeners. */
   running: number;
 }
 
 /**
- * Runs one listener per step in this process, fed by one changes feed (SharedFeed), and for `once`
- * decides when the work is drained.
+ * Runs one listener per step in this process, fed by one changes feed (SharedFeed), and decides when
+ * the work is drained: for `once` it then stops.
+ *
+ * Events: `progress` (a document completed, failed or will be retried), `caught-up` (nothing waits at
+ * any of the steps' stages: once after start, and again after each outage).
  */
 export class Runner extends EventEmitter {
   readonly stepListeners: StepListener[];
   readonly #options: RunnerOptions;
   readonly #summary: RunSummary = {completed: 0, retried: 0, failed: []};
-  readonly #completed: Record<string, number> = {};
+  readonly #steps: Record<string, StepCounts> = {};
+  /** Drained since the start or the last outage; until then every idle listener makes it look. */
+  #caughtUp = false;
   #checking = false;
   #recheck = false;
   #done: Promise<RunSummary> | undefined;
@@ -78,6 +92,10 @@ export class Runner extends EventEmitter {
     const batcher = new WriteBatcher({store: options.store});
     const feed = new SharedFeed({store: options.store, log: options.log, steps: options.steps, reachability, pageSize: options.pageSize ?? 200, pollMs: pollMs ?? 30_000});
     this.#feed = feed;
+    // After an outage the listeners sweep again; catching up with what came meanwhile is news again.
+    reachability.on('back', () => {
+      this.#caughtUp = false;
+    });
     this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner, reachability, batcher, feed}));
     // A step's result write also claims the document for the step after it, when exactly one step here follows it.
     for (const listener of this.stepListeners) {
@@ -92,15 +110,21 @@ export class Runner extends EventEmitter {
     }
     if (options.countsMs !== 0) this.#counts = new CountsKeeper({store: options.store, log: options.log, intervalMs: options.countsMs, owner});
     for (const listener of this.stepListeners) {
-      this.#completed[listener.step.name] = 0;
-      listener.on('completed', (event: StepEvent) => {
+      const counts: StepCounts = {completed: 0, failed: 0, retried: 0};
+      this.#steps[listener.step.name] = counts;
+      listener.on('completed', () => {
         this.#summary.completed++;
-        this.#completed[event.step] = (this.#completed[event.step] ?? 0) + 1;
+        counts.completed++;
         this.emit('progress', this.progress);
       });
-      listener.on('retrying', () => this.#summary.retried++);
+      listener.on('retrying', () => {
+        this.#summary.retried++;
+        counts.retried++;
+        this.emit('progress', this.progress);
+      });
       listener.on('failed', (event: StepEvent) => {
         this.#summary.failed.push(event);
+        counts.failed++;
         this.emit('progress', this.progress);
       });
       listener.on('idle', () => void this.#checkDrained());
@@ -112,7 +136,21 @@ export class Runner extends EventEmitter {
   }
 
   get progress(): Progress {
-    return {completed: {...this.#completed}, failed: this.#summary.failed.length, running: this.stepListeners.reduce((n, l) => n + l.busy, 0)};
+    const steps = Object.fromEntries(Object.entries(this.#steps).map(([name, counts]) => [name, {...counts}]));
+    return {steps, running: this.stepListeners.reduce((n, l) => n + l.busy, 0)};
+  }
+
+  /** Per step, the documents waiting at its stage now (ready, claimed, or waiting for a retry), from the stage view. */
+  async waiting(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const listener of this.stepListeners) counts[listener.step.name] = await this.#waitingAt(listener.step.after);
+    return counts;
+  }
+
+  async #waitingAt(stage: string): Promise<number> {
+    // 'ready' and 'retry' are adjacent keys, so one range counts both ('bad' and 'failed' sort before).
+    const result = await this.#options.store.query({design: DESIGN, view: 'stage', startkey: [stage, 'ready'], endkey: [stage, 'retry', {}], reduce: true});
+    return Number(result.rows[0]?.value ?? 0);
   }
 
   /** Start every listener; resolves with what was done once they have all stopped. Rejects if a listener died of an error. */
@@ -167,9 +205,12 @@ export class Runner extends EventEmitter {
     void this.stop(0);
   }
 
-  /** Whether nothing waits at any step's stage; checked in chain order, so a document moving on is never missed. */
+  /**
+   * Whether nothing waits at any step's stage; checked in chain order, so a document moving on is
+   * never missed. A daemon looks until it has caught up (and again after an outage), `once` until it stops.
+   */
   async #checkDrained(): Promise<void> {
-    if (!this.#options.once || this.#stopping) return;
+    if (this.#stopping || (this.#caughtUp && !this.#options.once)) return;
     if (this.#checking) {
       this.#recheck = true;
       return;
@@ -179,12 +220,17 @@ export class Runner extends EventEmitter {
       do {
         this.#recheck = false;
         if (await this.#drained()) {
-          void this.stop();
+          if (!this.#caughtUp) {
+            this.#caughtUp = true;
+            this.emit('caught-up', this.progress);
+          }
+          if (this.#options.once) void this.stop();
           return;
         }
       } while (this.#recheck);
     } catch (error) {
-      this.#options.log.warn('could not check for waiting work', {error: errorMessage(error)});
+      // A daemon only looks to say it has caught up: an outage is said once by the listeners' Reachability.
+      this.#options.log[this.#options.once ? 'warn' : 'debug']('could not check for waiting work', {error: errorMessage(error)});
     } finally {
       this.#checking = false;
     }
@@ -197,14 +243,11 @@ export class Runner extends EventEmitter {
       return false;
     }
     for (const listener of this.stepListeners) {
-      // 'ready' and 'retry' are adjacent keys, so one range counts both ('bad' and 'failed' sort before).
-      const result = await this.#options.store.query({
-        design: DESIGN, view: 'stage', startkey: [listener.step.after, 'ready'], endkey: [listener.step.after, 'retry', {}], reduce: true,
-      });
-      const waiting = Number(result.rows[0]?.value ?? 0);
+      const waiting = await this.#waitingAt(listener.step.after);
       this.#options.log.debug('waiting at stage', {stage: listener.step.after, waiting});
       if (waiting > 0) {
-        listener.requestSweep();
+        // `once` must not wait on a document the feed did not show; a daemon's listeners sweep when a claim or retry time comes anyway.
+        if (this.#options.once) listener.requestSweep();
         return false;
       }
     }
