@@ -120,7 +120,7 @@ test('README: the Quick start demo, Install and "Using it" work as written in em
   const files = Number(/--files (\d+)/.exec(simulateLine)?.[1]);
   t.true(files > 0, 'the simulate line names a number of files');
   const register = ran.get(using.find((l) => l.startsWith('edw register'))!)!;
-  t.regex(`${register.out}\n${register.err}`, new RegExp(`\\b${files} registered\\b`), 'register says it registered every simulated file');
+  t.regex(`${register.out}\n${register.err}`, new RegExp(`\\b${files} files? registered\\b`), 'register says it registered every simulated file');
   const status = await runLine('edw status --json', user, env);
   t.is(status.code, 0, status.err);
   const counts = JSON.parse(status.out) as {total: number; stages: Record<string, number>};
