@@ -875,7 +875,7 @@ for (const backend of backends) {
 
     t.is(summary.failed.length, 1);
     const doc = (await store.get('tamper_000')) as DataFileDoc;
-    t.is(doc.process.length, 1, 'not retried');
+    t.is(doc.process.length, 1, `not retried: ${JSON.stringify(doc.process.map((e) => [e.status, e.attempt, e.error?.message]))}`);
     t.like(doc.process[0], {name: 'move_to_sps', status: 'failed', attempt: 1});
     const error = doc.process[0]!.error!;
     t.false(error.retryable);
