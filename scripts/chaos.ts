@@ -2,14 +2,17 @@
  * `npm run chaos`: many listener processes, SIGKILLs and database restarts on one database, and a
  * watcher on the database's own feed that counts every completed entry that ever vanished (issue 5).
  *
- *   node dist/scripts/chaos.js [--files N] [--seed S] [--deadline SECONDS] [--listeners N]
- *                              [--kill-interval MS] [--restarts N] [--keep]
+ *   node dist/scripts/chaos.js [--files N] [--seed S] [--stall SECONDS] [--listeners N]
+ *                              [--kill-interval MS] [--completions-per-kill N] [--restarts N] [--keep]
  *
  * It starts pouchdb-server on disk on a free loopback port (or uses the CouchDB named by
  * EDW_TEST_COUCHDB_URL, which it cannot restart), simulates and registers N small files, runs
  * `--listeners` `edw listen STEP` processes per step, kills one with SIGKILL at random moments (seeded)
  * and starts it again, restarts the server when a third and two thirds of the step completions are
- * seen, and ends once every document is at the final stage or the deadline passes. It prints one figure
+ * seen, and ends once every document is at the final stage, or when no step completed for `--stall`
+ * seconds (what is not at the final stage then counts as stuck). Nothing else depends on the clock: a
+ * kill waits for step completions since the one before, so a slow or busy machine gets fewer kills
+ * and a longer run, never a run that kills faster than the listeners can start. It prints one figure
  * per line and exits 1 if anything was lost, stuck or completed twice (2 on bad usage).
  *
  * Re-executions are counted from `edw.token`, the fencing-token counter the runtime bumps on every
@@ -38,12 +41,21 @@ export interface ChaosOptions {
   files?: number;
   /** Seed of the simulation and of the kill schedule. @default 1 */
   seed?: number;
-  /** Seconds from the first listener's start for every document to reach the final stage. @default 900 */
-  deadlineSeconds?: number;
+  /**
+   * Seconds without any step completing after which the run stops and counts every document not at
+   * the final stage as stuck: a progress timeout, not a deadline (a slow machine just runs longer).
+   * @default 120
+   */
+  stallSeconds?: number;
   /** `edw listen STEP` processes per step. @default 4 */
   listenersPerStep?: number;
-  /** Mean time between two SIGKILLs, in ms; each gap is uniform in [0.25, 1.75] times this. @default 2000 */
+  /**
+   * Mean time between two SIGKILLs, in ms; each gap is uniform in [0.25, 1.75] times this, and a kill
+   * also waits for `completionsPerKill` step completions since the last kill. @default 2000
+   */
   killIntervalMs?: number;
+  /** Step completions a kill waits for since the previous kill, so that kills never outpace the work. @default 1 */
+  completionsPerKill?: number;
   /** Database server restarts during the run (ignored, 0, for an external CouchDB). @default 2 */
   restarts?: number;
   /** The claim lease the listeners use, in ms. @default 2000 */
@@ -69,7 +81,9 @@ export interface ChaosReport {
   seconds: number;
   /** Listener processes that exited without being killed by the run (each is restarted). */
   unexpectedExits: number;
-  deadlineSeconds: number;
+  stallSeconds: number;
+  /** Whether the run ended because nothing completed for `stallSeconds` (not every document done). */
+  stalled: boolean;
 }
 
 const STEPS = ['move_to_sps', 'signal_processing', 'ingest_detections'] as const;
@@ -99,7 +113,7 @@ function edwIni(databaseUrl: string, dir: string, leaseMs: number): string {
     `[step.${name}]\nafter = ${after}\nkind = ${name}\n${extra}\nattempts = 20\ntimeout = 30s\n`;
   return `[database]
 url = ${databaseUrl}
-request_timeout = 5s
+request_timeout = 30s
 [listen]
 lease = ${leaseMs}ms
 poll = 2s
@@ -117,11 +131,11 @@ ${step('ingest_detections', 'signal_processing', 'threshold = 50\nconcurrency = 
 
 /** Run the chaos scenario and return its figures. Throws only when it could not set up. */
 export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport> {
-  const o = {files: 1000, seed: 1, deadlineSeconds: 900, listenersPerStep: 4, killIntervalMs: 2000, restarts: 2, leaseMs: 2000, keep: false,
+  const o = {files: 1000, seed: 1, stallSeconds: 120, listenersPerStep: 4, killIntervalMs: 2000, completionsPerKill: 1, restarts: 2, leaseMs: 2000, keep: false,
     note: (line: string): void => void process.stderr.write(`${line}\n`),
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))} as Required<Omit<ChaosOptions, 'bin'>> & {bin?: string};
   for (const [name, value, min] of [['files', o.files, 1], ['listenersPerStep', o.listenersPerStep, 1], ['restarts', o.restarts, 0],
-    ['deadlineSeconds', o.deadlineSeconds, 1], ['killIntervalMs', o.killIntervalMs, 1], ['leaseMs', o.leaseMs, 100]] as const) {
+    ['stallSeconds', o.stallSeconds, 1], ['killIntervalMs', o.killIntervalMs, 1], ['completionsPerKill', o.completionsPerKill, 1], ['leaseMs', o.leaseMs, 100]] as const) {
     if (!Number.isSafeInteger(value) || value < min) throw new TypeError(`chaos option ${name}: expected an integer of at least ${min}, got ${String(value)}`);
   }
   const bin = o.bin ?? defaultBin();
@@ -144,7 +158,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     await writeFile(configPath, edwIni(parsed.href, dir, o.leaseMs));
     const config = loadConfig({path: configPath, explicit: true, env});
 
-    o.note(`chaos: ${o.files} files, ${o.listenersPerStep} listeners per step, seed ${o.seed}, deadline ${o.deadlineSeconds} s, ${serverLabel}, work in ${dir}`);
+    o.note(`chaos: ${o.files} files, ${o.listenersPerStep} listeners per step, seed ${o.seed}, stall limit ${o.stallSeconds} s, ${serverLabel}, work in ${dir}`);
     const simulated = await simulate({outDir: join(dir, 'raw'), files: o.files, events: 4, seed: o.seed});
     const store = await openStore({...config.database, create: true});
     try {
@@ -156,9 +170,29 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     }
 
     const started = Date.now();
-    const deadline = started + o.deadlineSeconds * 1000;
-    let wake: () => void = () => {};
-    watcher = new FeedWatcher(server, dbName, FINAL, () => wake());
+    // Progress, not a deadline, decides when the run gives up: the last time the step completions
+    // seen went up. The feed watcher wakes whoever waits on it.
+    let lastCompletions = 0;
+    let lastProgressAt = started;
+    const wakers = new Set<() => void>();
+    const progressed = (): void => {
+      if (watcher!.ledger.completions > lastCompletions) {
+        lastCompletions = watcher!.ledger.completions;
+        lastProgressAt = Date.now();
+      }
+      for (const wake of [...wakers]) wake();
+    };
+    /** Resolves on the watcher's next progress, or after `ms` at most (so stalls are noticed too). */
+    const nextProgress = (ms: number): Promise<void> => new Promise<void>((resolveWake) => {
+      const done = (): void => {
+        wakers.delete(done);
+        clearTimeout(timer);
+        resolveWake();
+      };
+      const timer = setTimeout(done, ms);
+      wakers.add(done);
+    });
+    watcher = new FeedWatcher(server, dbName, FINAL, progressed);
     watcher.start();
     for (const step of STEPS) {
       for (let i = 0; i < o.listenersPerStep; i++) {
@@ -169,13 +203,19 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     }
 
     const finished = (): boolean => watcher!.ledger.atFinal.size >= o.files;
+    const stalled = (): boolean => Date.now() - lastProgressAt > o.stallSeconds * 1000;
+    const over = (): boolean => finished() || stalled();
     let kills = 0;
     let databaseRestarts = 0;
-    // Kills: one listener at a time, at seeded random moments, started again after a short while.
+    // Kills: one listener at a time, at seeded random moments, started again after a short while; each
+    // after completionsPerKill step completions since the previous kill, so that kills never outpace the listeners.
     const killing = (async () => {
-      while (!finished() && Date.now() < deadline) {
+      let completionsAtKill = 0;
+      while (!over()) {
         await delay(o.killIntervalMs * (0.25 + 1.5 * random()));
-        if (finished() || Date.now() >= deadline) break;
+        while (!over() && watcher!.ledger.completions < completionsAtKill + o.completionsPerKill) await nextProgress(500);
+        if (over()) break;
+        completionsAtKill = watcher!.ledger.completions;
         const slot = slots[Math.floor(random() * slots.length)]!;
         const downMs = 100 + random() * 900;
         if (!slot.child) continue;
@@ -188,20 +228,16 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     const restarting = (async () => {
       const total = o.files * STEPS.length;
       for (let n = 1; n <= restarts; n++) {
-        while (watcher!.ledger.completions < (total * n) / (restarts + 1) && !finished() && Date.now() < deadline) {
-          await new Promise<void>((resolveWake) => {
-            wake = resolveWake;
-            setTimeout(resolveWake, 500);
-          });
-        }
-        if (finished() || Date.now() >= deadline) break;
+        while (watcher!.ledger.completions < (total * n) / (restarts + 1) && !over()) await nextProgress(500);
+        if (over()) break;
         o.note(`chaos: restarting the database server at ${watcher!.ledger.completions}/${total} step completions`);
         await server.restart();
         databaseRestarts++;
       }
     })();
-    while (!finished() && Date.now() < deadline) await delay(250);
+    while (!over()) await nextProgress(1000);
     const seconds = (Date.now() - started) / 1000;
+    if (!finished()) o.note(`chaos: no step completed for ${o.stallSeconds} s: stopping with ${watcher.ledger.atFinal.size}/${o.files} documents at the final stage`);
     await Promise.all([killing, restarting]);
     await Promise.all(slots.map((slot) => slot.stop(10_000)));
     await watcher.stop();
@@ -226,7 +262,8 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     return {
       server: serverLabel, documents, lost: watcher.ledger.lost.size, doubleCompletions: watcher.ledger.doubles.size,
       stuck: stuck + Math.max(0, missing), kills, databaseRestarts, reExecutions: Math.max(0, tokens - completed),
-      seconds: Math.round(seconds), unexpectedExits: slots.reduce((n, s) => n + s.unexpectedExits, 0), deadlineSeconds: o.deadlineSeconds,
+      seconds: Math.round(seconds), unexpectedExits: slots.reduce((n, s) => n + s.unexpectedExits, 0), stallSeconds: o.stallSeconds,
+      stalled: !finished(),
     };
   } finally {
     await Promise.all(slots.map((slot) => slot.kill('SIGKILL', {final: true})));
@@ -241,7 +278,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
 export function formatReport(r: ChaosReport): string[] {
   return [
     `server: ${r.server}`,
-    `deadline: ${r.deadlineSeconds} s`,
+    `stall limit: ${r.stallSeconds} s${r.stalled ? ' (reached)' : ''}`,
     `documents: ${r.documents}`,
     `lost: ${r.lost}`,
     `double completions: ${r.doubleCompletions}`,
@@ -261,8 +298,8 @@ export function passed(r: ChaosReport): boolean {
 function parseArgs(argv: string[]): ChaosOptions {
   const options: ChaosOptions = {};
   const names: Record<string, keyof ChaosOptions> = {
-    '--files': 'files', '--seed': 'seed', '--deadline': 'deadlineSeconds', '--listeners': 'listenersPerStep',
-    '--kill-interval': 'killIntervalMs', '--restarts': 'restarts',
+    '--files': 'files', '--seed': 'seed', '--stall': 'stallSeconds', '--listeners': 'listenersPerStep',
+    '--kill-interval': 'killIntervalMs', '--completions-per-kill': 'completionsPerKill', '--restarts': 'restarts',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;

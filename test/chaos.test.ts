@@ -31,15 +31,19 @@ test('the chaos ledger counts a document with two completed entries for one step
 // The small version of `npm run chaos` (issue 5): listener processes killed with SIGKILL and the
 // database server restarted under them, the run's own feed watcher counting every completed entry
 // that vanished. A real CouchDB (EDW_TEST_COUCHDB_URL) cannot be restarted: the run then has none.
+// The run ends on progress, not on the clock: when every document is through, or when no step
+// completed for stallSeconds. The ava timeout is only a backstop against a hang (a stop that never
+// returns); a busy machine makes the run longer, not red.
 test('under SIGKILLs and a database restart every document reaches the final stage, nothing lost or completed twice', async (t) => {
-  t.timeout(240_000, 'the chaos run did not finish');
+  t.timeout(30 * 60_000, 'the chaos run hung');
   const notes: string[] = [];
   const report = await runChaos({
-    files: 60, listenersPerStep: 2, killIntervalMs: 600, restarts: 1, deadlineSeconds: 180, seed: 7, bin: BIN,
+    files: 60, listenersPerStep: 2, killIntervalMs: 600, completionsPerKill: 5, restarts: 1, stallSeconds: 120, seed: 7, bin: BIN,
     note: (line) => notes.push(line),
   });
   t.log(formatReport(report).join('\n'));
   const context = `${formatReport(report).join(', ')}\n${notes.join('\n')}`;
+  t.false(report.stalled, context);
   t.is(report.documents, 60, context);
   t.is(report.lost, 0, context);
   t.is(report.doubleCompletions, 0, context);

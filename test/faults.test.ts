@@ -29,13 +29,19 @@ interface Setup {
   direct: Store;
 }
 
-async function throughProxy(t: ExecutionContext, options: FaultProxyOptions = {}): Promise<Setup> {
+/**
+ * The database through a fresh proxy. Requests wait the product's default request timeout (a busy
+ * machine makes the server slow, not unreachable) unless `requestTimeout` is given: a test whose
+ * faults are only noticed by a timeout (an answer lost on the way) sets a short one.
+ */
+async function throughProxy(t: ExecutionContext, options: FaultProxyOptions & {requestTimeout?: string} = {}): Promise<Setup> {
   const server = await testServer();
-  const proxy = await startFaultProxy(server.url, options);
+  const {requestTimeout, ...proxyOptions} = options;
+  const proxy = await startFaultProxy(server.url, proxyOptions);
   t.teardown(() => proxy.close());
   const directUrl = server.databaseUrl('edw-faults');
   t.teardown(() => server.deleteDatabase(directUrl));
-  const ws = await workspace(t, {databaseUrl: proxy.databaseUrl(directUrl)});
+  const ws = await workspace(t, {databaseUrl: proxy.databaseUrl(directUrl), requestTimeout});
   const store = await ws.open();
   const direct = await openStore({url: directUrl});
   t.teardown(() => direct.close());
@@ -56,7 +62,16 @@ function memoryLogger(): {log: Logger; lines: string[]} {
 }
 
 /** A running (not once) runner over the chain, with every step start and completion recorded. */
-async function startRunner(t: ExecutionContext, setup: Setup, log?: Logger): Promise<{run: Runner; started: StepEvent[]; completed: StepEvent[]; done: Promise<unknown>}> {
+interface Running {
+  run: Runner;
+  started: StepEvent[];
+  completed: StepEvent[];
+  /** Attempts that failed and will be tried again (a step start that is not a second claim). */
+  retrying: StepEvent[];
+  done: Promise<unknown>;
+}
+
+async function startRunner(t: ExecutionContext, setup: Setup, log?: Logger): Promise<Running> {
   const {ws, store} = setup;
   const run = new Runner({
     store, steps: await loadSteps(ws.config.steps), log: log ?? memoryLogger().log, heartbeatMs: 0,
@@ -64,8 +79,10 @@ async function startRunner(t: ExecutionContext, setup: Setup, log?: Logger): Pro
   });
   const started: StepEvent[] = [];
   const completed: StepEvent[] = [];
+  const retrying: StepEvent[] = [];
   for (const listener of run.stepListeners) {
     listener.on('started', (e: StepEvent) => started.push(e));
+    listener.on('retrying', (e: StepEvent) => retrying.push(e));
     listener.on('completed', (e: StepEvent) => {
       completed.push(e);
       run.emit('step-completed');
@@ -76,7 +93,16 @@ async function startRunner(t: ExecutionContext, setup: Setup, log?: Logger): Pro
     await run.stop(1000);
     await done.catch(() => undefined);
   });
-  return {run, started, completed, done};
+  return {run, started, completed, retrying, done};
+}
+
+/**
+ * Each step started once per document, but for attempts recorded as failed and retried: on a busy
+ * machine a step may time out, and that is a retry, not the second start these tests look for.
+ */
+function assertStartedOnceEach(t: ExecutionContext, running: Running, documents: number, message: string): void {
+  const retries = running.retrying.map((e) => `${e.step} ${e.id}: ${e.entry.error?.message ?? ''}`);
+  t.is(running.started.length, 3 * documents + running.retrying.length, `${message}; retries: ${retries.join('; ') || 'none'}`);
 }
 
 /** Resolves once every one of `ids` completed the last step of the chain. */
@@ -116,14 +142,15 @@ test('with opaque seq strings the chain completes, the saved feed position is th
 test('a feed that rewinds to 0 costs a re-read, not a step: nothing runs twice and new files still go through', async (t) => {
   const setup = await throughProxy(t);
   const ids = await registerNew(setup, setup.store, 8, 0);
-  const {run, started, completed} = await startRunner(t, setup);
+  const running = await startRunner(t, setup);
+  const {run, completed} = running;
   await untilThrough(run, completed, ids);
   // Every listener's next feed request is answered from 0, with seqs it has never seen.
   setup.proxy.rewindFeeds(3);
   await setup.proxy.waitFor('rewound', 3);
   const more = await registerNew(setup, setup.direct, 4, 200);
   await untilThrough(run, completed, more);
-  t.is(started.length, 3 * (ids.length + more.length), 'each step started once per document');
+  assertStartedOnceEach(t, running, ids.length + more.length, 'each step started once per document');
   assertOnceEach(t, await allDataDocs(setup.direct, [...ids, ...more]));
 });
 
@@ -146,16 +173,22 @@ test('the database going away and coming back: logged once each way, and work re
   const before = await registerNew(setup, setup.store, 3, 0);
   const {run, completed} = await startRunner(t, setup, log);
   await untilThrough(run, completed, before);
+  const reachability = (from = 0): string[] => lines.slice(from).filter((l) => /database (unreachable|reachable again)/.test(l));
+  const beforeOutage = lines.length;
   setup.proxy.down();
   // Files arrive while the listeners cannot reach the database; they keep trying.
   const during = await registerNew(setup, setup.direct, 3, 400);
   await setup.proxy.waitFor('refused', 8);
+  const whileDown = reachability(beforeOutage);
   setup.proxy.up();
   await untilThrough(run, completed, during);
-  const away = lines.filter((l) => /database unreachable/.test(l));
-  const back = lines.filter((l) => /database reachable again/.test(l));
-  t.is(away.length, 1, away.join('\n'));
-  t.is(back.length, 1, back.join('\n'));
+  // Not a count of lines over the whole run: a request slowed past its timeout on a busy machine is an
+  // outage too, logged as one. What must hold: 8 refused tries and at most one line while the proxy
+  // was down, and every 'unreachable' answered by one 'reachable again', the last line saying it is back.
+  const all = reachability();
+  t.true(whileDown.filter((l) => /unreachable/.test(l)).length <= 1, `one line for ${setup.proxy.counts.refused} refused tries:\n${whileDown.join('\n')}`);
+  t.true(all.length >= 2 && all.every((l, i) => /unreachable/.test(l) === (i % 2 === 0)) && all.length % 2 === 0,
+    `'database unreachable' and 'database reachable again' take turns, ending with back:\n${all.join('\n')}`);
   t.false(lines.some((l) => /listener stopped by an error/.test(l)));
   assertOnceEach(t, await allDataDocs(setup.direct, [...before, ...during]));
 });
@@ -165,15 +198,16 @@ test('a storm of 409s on one document delays it but it completes each step once,
   const ids = await registerNew(setup, setup.store, 4, 0);
   const stormy = ids[0]!;
   const storm = setup.proxy.conflictOn(stormy, 30);
-  const {run, started, completed} = await startRunner(t, setup);
-  await untilThrough(run, completed, ids);
+  const running = await startRunner(t, setup);
+  await untilThrough(running.run, running.completed, ids);
   t.is(storm.hits, 30, 'every injected conflict was met');
-  t.is(started.length, 3 * ids.length, 'a conflict on a claim is not a second start');
+  assertStartedOnceEach(t, running, ids.length, 'a conflict on a claim is not a second start');
   assertOnceEach(t, await allDataDocs(setup.direct, ids));
 });
 
 test('5xx answers, dropped connections and lost answers on many requests: every step completes once', async (t) => {
-  const setup = await throughProxy(t);
+  // A lost answer is noticed only when the request times out.
+  const setup = await throughProxy(t, {requestTimeout: '5s'});
   const ids = await registerNew(setup, setup.direct, 6, 0);
   let n = 0;
   setup.proxy.events.on('request', () => n++);

@@ -433,9 +433,9 @@ async function stallingServer(t: ExecutionContext, options: {cut?: boolean} = {}
   return {url: `http://127.0.0.1:${port}/db`, changesHeaders};
 }
 
-test('a changes request whose server goes silent after the headers fails with UnavailableError once requestTimeoutMs passes', async (t) => {
+test.serial('a changes request whose server goes silent after the headers fails with UnavailableError once requestTimeoutMs passes', async (t) => {
   const {url} = await stallingServer(t);
-  const store = await openStore({url, requestTimeoutMs: 1000});
+  const store = await openStore({url, requestTimeoutMs: 3000});
   t.teardown(() => store.close());
   // nano swallows an error while reading a body and resolves with '': this was a TypeError, which
   // no caller retries, instead of the retryable UnavailableError the timeout exists to produce.
@@ -454,9 +454,9 @@ test('a changes request whose connection breaks after the headers fails with Una
   }
 });
 
-test('a long-poll whose server goes silent is given up, and the normal read that follows it fails with UnavailableError', async (t) => {
+test.serial('a long-poll whose server goes silent is given up, and the normal read that follows it fails with UnavailableError', async (t) => {
   const {url} = await stallingServer(t);
-  const store = await openStore({url, requestTimeoutMs: 1000});
+  const store = await openStore({url, requestTimeoutMs: 3000});
   t.teardown(() => store.close());
   await t.throwsAsync(store.changes({since: 'opaque-42', waitMs: 100}), {instanceOf: UnavailableError, message: /no answer in time/});
 });

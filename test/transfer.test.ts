@@ -653,8 +653,9 @@ test('embedded: a transfer logs its progress every progress_interval, stalled or
   const elapsedMs = performance.now() - started;
   t.deepEqual(summary.failed, []);
   const reports = progressLines();
+  // At most one line per interval, and lines at 0 B/s while held: a timer writes them, not a chunk. (Not
+  // 'fewer lines than chunks': on a busy machine the transfer may last more intervals than it has chunks.)
   t.true(reports.length <= Math.floor(elapsedMs / 100) + 1, `${reports.length} lines in ${Math.round(elapsedMs)} ms`);
-  t.true(reports.length < file.bytes / 65536, 'fewer lines than chunks');
   t.is(stalled[0]!.bytes, stalled[1]!.bytes);
   t.true((stalled[0]!.percent as number) < 100);
   for (const line of reports) {
@@ -874,7 +875,7 @@ for (const backend of backends) {
 
     t.is(summary.failed.length, 1);
     const doc = (await store.get('tamper_000')) as DataFileDoc;
-    t.is(doc.process.length, 1, 'not retried');
+    t.is(doc.process.length, 1, `not retried: ${JSON.stringify(doc.process.map((e) => [e.status, e.attempt, e.error?.message]))}`);
     t.like(doc.process[0], {name: 'move_to_sps', status: 'failed', attempt: 1});
     const error = doc.process[0]!.error!;
     t.false(error.retryable);

@@ -22,14 +22,22 @@ export interface WorkspaceOptions {
   ini?: string;
   /** @default 1s */
   lease?: string;
+  /**
+   * `[database] request_timeout`. The product's default, so that a server slowed by a busy machine is
+   * slow, not unreachable; a test whose faults need a timeout to be noticed (a lost answer) sets less.
+   * @default 60s
+   */
+  requestTimeout?: string;
 }
 
 /**
  * The three-step chain as edw.ini sections, with extra settings for move_to_sps (e.g. an SFTP
- * transport), which may also replace its concurrency (4), attempts (2) and timeout (30s).
+ * transport), which may also replace its concurrency (4), attempts (2) and timeout (5m). The step
+ * timeouts are long so that on a busy machine a slow step is slow, not a failed attempt; a test of
+ * timeouts sets its own.
  */
 export function chainIni(moveSettings: Record<string, string | number> = {}): string {
-  const move = Object.entries({target_dir: 'sps', concurrency: 4, attempts: 2, timeout: '30s', ...moveSettings}).map(([k, v]) => `${k} = ${v}`).join('\n');
+  const move = Object.entries({target_dir: 'sps', concurrency: 4, attempts: 2, timeout: '5m', ...moveSettings}).map(([k, v]) => `${k} = ${v}`).join('\n');
   return `
 [step.move_to_sps]
 after = new
@@ -41,14 +49,14 @@ kind = signal_processing
 output_dir = processed
 concurrency = 2
 attempts = 2
-timeout = 30s
+timeout = 5m
 [step.ingest_detections]
 after = signal_processing
 kind = ingest_detections
 threshold = 50
 concurrency = 2
 attempts = 2
-timeout = 30s
+timeout = 5m
 `;
 }
 
@@ -64,7 +72,7 @@ export async function workspace(t: ExecutionContext, options: WorkspaceOptions =
   const configPath = join(dir, 'edw.ini');
   await writeFile(configPath, `[database]
 url = ${options.databaseUrl ?? './db'}
-request_timeout = 5s
+request_timeout = ${options.requestTimeout ?? '60s'}
 [listen]
 lease = ${options.lease ?? '1s'}
 poll = 2s
