@@ -1,8 +1,8 @@
 import {spawn} from 'node:child_process';
-import {mkdir} from 'node:fs/promises';
-import {dirname, join} from 'node:path';
+import {access, constants, mkdir, stat} from 'node:fs/promises';
+import {dirname, isAbsolute, join, resolve} from 'node:path';
 import {ConfigError, StepError} from '../lib/errors/index.js';
-import type {Step} from '../lib/runtime/index.js';
+import type {StepDefinition} from './definition.js';
 
 /** Split a command line into arguments (single and double quotes group; no shell is involved). */
 export function splitCommand(line: string): string[] {
@@ -15,23 +15,48 @@ export function splitCommand(line: string): string[] {
 /** Exit status meaning "try again later" (sysexits EX_TEMPFAIL): the attempt is retried. */
 export const EXIT_TEMPFAIL = 75;
 
+export interface CommandStepOptions {
+  /**
+   * The folder a relative executable (`./bin/fit`, anything with a `/`) is found in, and the command's
+   * working directory: the config file's folder (`StepConfig.dir`). A bare name (`python3`) is looked
+   * up on PATH. @default process.cwd()
+   */
+  dir?: string;
+}
+
 /**
  * A step that runs an executable: `command` with {input}, {output_dir} and {id} placeholders (also in
  * EDW_INPUT, EDW_OUTPUT_DIR, EDW_DOC_ID). Exit 0 with a JSON object on the last line of stdout is the
  * result; exit 75 is an error that may pass; any other exit is an error carrying the last lines of stderr.
+ * Its one setting is `output_dir` (default: a folder named after the step beside its input).
  */
-export function commandStep(name: string, command: string, version: string): Step {
+export function commandStep(name: string, command: string, version: string, options: CommandStepOptions = {}): StepDefinition {
+  const dir = options.dir ?? process.cwd();
   const template = splitCommand(command);
   if (template.length === 0) throw new ConfigError(`[step.${name}] command is empty`);
+  const written = template[0]!;
+  // A path is a path from the config file's folder, as every path in edw.ini; a bare name is for PATH.
+  const isPath = written.includes('/') && !written.includes('{');
+  if (isPath && !isAbsolute(written)) template[0] = resolve(dir, written);
   return {
     version,
+    settings: {output_dir: 'folder for the command\'s output, given as {output_dir} (default: <folder of the input>/<step name>)'},
+    async checkSettings() {
+      if (!isPath) return;
+      const program = template[0]!;
+      const problem = await stat(program).then(
+        (s) => (s.isFile() ? access(program, constants.X_OK).then(() => undefined, () => 'is not executable') : 'is not a file'),
+        (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? 'does not exist' : `cannot be read (${error.code ?? error.message})`),
+      );
+      if (problem) throw new ConfigError(`[step.${name}] command ${written}: ${program} ${problem}`);
+    },
     async run(doc, {input, settings, signal}) {
       const outputDir = settings.output_dir ?? join(dirname(input ?? '.'), name);
       await mkdir(outputDir, {recursive: true});
       const fill = (arg: string): string => arg.replaceAll('{input}', input ?? '').replaceAll('{output_dir}', outputDir).replaceAll('{id}', doc._id);
       const [program, ...args] = template.map(fill);
       const child = spawn(program!, args, {
-        signal, stdio: ['ignore', 'pipe', 'pipe'],
+        signal, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
         env: {...process.env, EDW_INPUT: input ?? '', EDW_OUTPUT_DIR: outputDir, EDW_DOC_ID: doc._id},
       });
       let stdout = '';

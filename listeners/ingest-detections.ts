@@ -1,7 +1,7 @@
 import {readPulses, type PulseRecord} from '../lib/dsp/index.js';
 import {DESIGN} from '../lib/design/index.js';
-import {StepError} from '../lib/errors/index.js';
-import type {Step} from '../lib/runtime/index.js';
+import {ConfigError, StepError} from '../lib/errors/index.js';
+import type {StepDefinition} from './definition.js';
 import type {Doc, Store} from '../lib/store/index.js';
 
 /** Detection documents per `_bulk_docs` request. */
@@ -49,8 +49,15 @@ async function writeBatch(store: Store, batch: Doc[], signal: AbortSignal, count
  * `edw detections`. Idempotent: ids are deterministic; a re-run leaves equal detections alone,
  * rewrites changed ones and deletes the source's detections it no longer finds (a replaced file).
  */
-export const ingestDetections: Step = {
+export const ingestDetections: StepDefinition = {
   version: '1',
+  settings: {threshold: 'pulses with at least this amplitude (ADC units) become detection documents (default 0)'},
+  checkSettings(settings, step) {
+    const threshold = settings.threshold;
+    if (threshold !== undefined && (threshold.trim() === '' || !Number.isFinite(Number(threshold)))) {
+      throw new ConfigError(`[step.${step}] threshold = ${threshold}: expected a number (ADC units)`);
+    }
+  },
   async run(doc, {input, settings, signal, store}) {
     if (!input) throw new StepError(`document ${doc._id} has no results file recorded to ingest`);
     const threshold = Number(settings.threshold ?? 0);

@@ -1,15 +1,38 @@
 import {createHash, randomBytes} from 'node:crypto';
 import {createReadStream, createWriteStream} from 'node:fs';
-import {mkdir, rename, rm} from 'node:fs/promises';
+import {access, constants, mkdir, rename, rm} from 'node:fs/promises';
 import {basename, join} from 'node:path';
 import {Transform} from 'node:stream';
 import {pipeline} from 'node:stream/promises';
-import {StepError} from '../lib/errors/index.js';
+import {ConfigError, StepError} from '../lib/errors/index.js';
 import {fileDigest} from '../lib/files/index.js';
 import type {DataFileDoc, StepResult} from '../lib/pipeline/index.js';
-import type {Step, StepContext} from '../lib/runtime/index.js';
+import type {StepContext} from '../lib/runtime/index.js';
 import type {SftpPool} from '../lib/transfer/index.js';
-import {transferOverSftp} from './sftp-transport.js';
+import type {StepDefinition} from './definition.js';
+import {SFTP_SETTINGS, sftpSettings, transferOverSftp} from './sftp-transport.js';
+
+const TRANSPORTS = ['local', 'sftp'];
+
+/** The settings move_to_sps takes, each with what it means. */
+export const MOVE_TO_SPS_SETTINGS: Readonly<Record<string, string>> = {
+  target_dir: 'where files go, one folder per run (with transport = sftp and direction = push, a path on the remote host)',
+  transport: 'local (a copy on this machine, the default) or sftp',
+  ...SFTP_SETTINGS,
+};
+
+/** Check move_to_sps's settings when its listener starts: a bad one is a ConfigError naming the section and the key. */
+async function checkMoveSettings(settings: Readonly<Record<string, string>>, step: string): Promise<void> {
+  const where = `[step.${step}]`;
+  if (!settings.target_dir) throw new ConfigError(`${where} target_dir is not set (where files go, one folder per run)`);
+  const transport = settings.transport ?? 'local';
+  if (!TRANSPORTS.includes(transport)) throw new ConfigError(`${where} transport = ${transport}: expected ${TRANSPORTS.join(' or ')}`);
+  if (transport !== 'sftp') return;
+  const {keyFile} = sftpSettings(step, settings);
+  await access(keyFile, constants.R_OK).catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigError(`${where} key_file = ${keyFile}: cannot be read (${error.code ?? error.message})`, {cause: error});
+  });
+}
 
 /**
  * move_to_sps: move the data file to the processing area (`target_dir`, one folder per run), verify
@@ -19,10 +42,12 @@ import {transferOverSftp} from './sftp-transport.js';
  * another host (see `transferOverSftp`), over SSH connections this instance keeps between documents
  * and closes on `close()`: make one instance per listener.
  */
-export function createMoveToSps(): Step {
+export function createMoveToSps(): StepDefinition {
   const pools: {sftp?: SftpPool} = {};
   return {
     version: '1',
+    settings: MOVE_TO_SPS_SETTINGS,
+    checkSettings: checkMoveSettings,
     async run(doc, ctx) {
       const transport = ctx.settings.transport ?? 'local';
       if (transport === 'sftp') return transferOverSftp(doc, ctx, pools);

@@ -1,6 +1,6 @@
 import {basename, join, posix} from 'node:path';
 import {parseDuration} from '../lib/config/index.js';
-import {StepError} from '../lib/errors/index.js';
+import {ConfigError, StepError} from '../lib/errors/index.js';
 import {fileDigest} from '../lib/files/index.js';
 import type {DataFileDoc, StepResult} from '../lib/pipeline/index.js';
 import type {StepContext} from '../lib/runtime/index.js';
@@ -20,40 +20,55 @@ export interface SftpStepSettings extends SftpOptions {
   progressMs: number;
 }
 
-/** The SFTP settings of a `[step.NAME]` section, checked; a bad one fails the step at once, naming it. */
+/** The settings `transport = sftp` takes in a `[step.NAME]` section, each with what it means. */
+export const SFTP_SETTINGS: Readonly<Record<string, string>> = {
+  direction: 'push (this host sends to host) or pull (this host fetches from host)',
+  host: 'the other host',
+  port: 'its SSH port (default 22)',
+  user: 'the SSH user',
+  key_file: 'the private key',
+  passphrase_env: 'the environment variable holding the key\'s passphrase',
+  known_hosts_file: 'host keys are checked against it (default ~/.ssh/known_hosts)',
+  host_key_check: 'yes, accept-new or off (default yes)',
+  verify: 'read-back or command (default read-back)',
+  connect_timeout: 'connecting, handshake and authentication (default 20s)',
+  connections: 'SSH connections open at once to the host (default 2)',
+  idle_timeout: 'an unused connection is closed after this long (default 30s)',
+  progress_interval: 'time between two progress lines of a transfer (default 5s)',
+};
+
+/**
+ * The SFTP settings of a `[step.NAME]` section, checked: a bad one is a ConfigError naming the section
+ * and the key (move_to_sps checks them when its listener starts, so no document fails for them).
+ */
 export function sftpSettings(step: string, settings: Record<string, string>): SftpStepSettings {
   const where = `[step.${step}]`;
   const required = (key: string): string => {
     const value = settings[key];
-    if (!value) throw new StepError(`${where} ${key} is not set (needed by transport = sftp)`);
+    if (!value) throw new ConfigError(`${where} ${key} is not set (needed by transport = sftp)`);
     return value;
   };
   const oneOf = <T extends string>(key: string, allowed: readonly T[], fallback: T | undefined): T => {
     const value = settings[key] ?? fallback;
-    if (value === undefined) throw new StepError(`${where} ${key} is not set (${allowed.join(' or ')})`);
-    if (!allowed.includes(value as T)) throw new StepError(`${where} ${key} = ${value}: expected ${allowed.join(', ')}`);
+    if (value === undefined) throw new ConfigError(`${where} ${key} is not set (${allowed.join(' or ')})`);
+    if (!allowed.includes(value as T)) throw new ConfigError(`${where} ${key} = ${value}: expected ${allowed.join(', ')}`);
     return value as T;
   };
   const duration = (key: string, fallback: number | undefined): number | undefined => {
     const value = settings[key];
     if (!value) return fallback;
-    let ms: number;
-    try {
-      ms = parseDuration(value, `${where} ${key}`);
-    } catch (error) {
-      throw new StepError((error as Error).message, {cause: error});
-    }
-    if (ms <= 0) throw new StepError(`${where} ${key} = ${value}: expected a duration above 0`);
+    const ms = parseDuration(value, `${where} ${key}`);
+    if (ms <= 0) throw new ConfigError(`${where} ${key} = ${value}: expected a duration above 0`);
     return ms;
   };
   const port = Number(settings.port ?? '22');
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new StepError(`${where} port = ${settings.port}: expected a port number`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`${where} port = ${settings.port}: expected a port number`);
   const connections = Number(settings.connections ?? '2');
-  if (!Number.isInteger(connections) || connections < 1) throw new StepError(`${where} connections = ${settings.connections}: expected a whole number of 1 or more`);
+  if (!Number.isInteger(connections) || connections < 1) throw new ConfigError(`${where} connections = ${settings.connections}: expected a whole number of 1 or more`);
   let passphrase: string | undefined;
   if (settings.passphrase_env) {
     passphrase = process.env[settings.passphrase_env];
-    if (passphrase === undefined) throw new StepError(`${where} passphrase_env = ${settings.passphrase_env}: that environment variable is not set`);
+    if (passphrase === undefined) throw new ConfigError(`${where} passphrase_env = ${settings.passphrase_env}: that environment variable is not set`);
   }
   return {
     direction: oneOf('direction', ['push', 'pull'] as const, undefined),

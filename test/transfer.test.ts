@@ -8,7 +8,7 @@ import {join} from 'node:path';
 import {Writable} from 'node:stream';
 import {promisify} from 'node:util';
 import test from 'ava';
-import {StepError} from '../lib/errors/index.js';
+import {ConfigError, StepError} from '../lib/errors/index.js';
 import {createLogger} from '../lib/log/index.js';
 import {checkHostKey, hostKeyName, hostsFieldMatches, parseKnownHosts, ProgressReporter, SftpPool, SftpSession, temporaryName, type ProgressLine, type SftpOptions} from '../lib/transfer/index.js';
 import {registerFiles} from '../lib/register/index.js';
@@ -924,21 +924,20 @@ for (const backend of backends) {
   });
 }
 
-test('embedded: a bad SFTP setting fails the step at once, naming it', async (t) => {
+test('embedded: a bad SFTP setting is refused when the listener starts, naming it, and no document is touched', async (t) => {
   const ws = await workspace(t, {ini: sftpChainIni({direction: 'sideways'})});
   const store = await ws.open();
   const [id] = await simulateAndRegister(store, join(ws.dir, 'raw'), 1);
-  await drain(store, ws.config);
+  await t.throwsAsync(drain(store, ws.config), {instanceOf: ConfigError, message: '[step.move_to_sps] direction = sideways: expected push, pull'});
   const doc = (await store.get(id!)) as DataFileDoc;
-  t.is(doc.process.length, 1);
-  t.is(doc.process[0]!.error!.message, '[step.move_to_sps] direction = sideways: expected push, pull');
+  t.deepEqual(doc.process, []);
 });
 
 test('connections, idle_timeout and progress_interval have defaults, and a bad one is named', (t) => {
   const base = {direction: 'push', host: 'h', user: 'u', key_file: '/k'};
   t.like(sftpSettings('move', base), {connections: 2, idleMs: 30_000, progressMs: 5000});
   t.like(sftpSettings('move', {...base, connections: '5', idle_timeout: '2m', progress_interval: '500ms'}), {connections: 5, idleMs: 120_000, progressMs: 500});
-  t.throws(() => sftpSettings('move', {...base, connections: '0'}), {instanceOf: StepError, message: '[step.move] connections = 0: expected a whole number of 1 or more'});
+  t.throws(() => sftpSettings('move', {...base, connections: '0'}), {instanceOf: ConfigError, message: '[step.move] connections = 0: expected a whole number of 1 or more'});
   t.throws(() => sftpSettings('move', {...base, connections: 'many'}), {message: /connections = many/});
   t.throws(() => sftpSettings('move', {...base, idle_timeout: '30'}), {message: /\[step\.move\] idle_timeout = 30: expected a duration with its unit/});
   t.throws(() => sftpSettings('move', {...base, progress_interval: '0s'}), {message: '[step.move] progress_interval = 0s: expected a duration above 0'});
@@ -959,7 +958,8 @@ test('embedded: passphrase_env names the variable holding the key\'s passphrase,
   const unset = await workspace(t, {ini: sftpChainIni({direction: 'pull', key_file: key, passphrase_env: `${variable}_UNSET`})});
   const other = await unset.open();
   const [second] = await simulateAndRegister(other, join(unset.dir, 'raw'), 1);
-  await drain(other, unset.config, ['move_to_sps']);
-  const failed = (await other.get(second!)) as DataFileDoc;
-  t.is(failed.process[0]!.error!.message, `[step.move_to_sps] passphrase_env = ${variable}_UNSET: that environment variable is not set`);
+  await t.throwsAsync(drain(other, unset.config, ['move_to_sps']), {
+    instanceOf: ConfigError, message: `[step.move_to_sps] passphrase_env = ${variable}_UNSET: that environment variable is not set`,
+  });
+  t.deepEqual(((await other.get(second!)) as DataFileDoc).process, [], 'refused at start: the document is untouched');
 });

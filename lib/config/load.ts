@@ -10,7 +10,6 @@ type Section = Record<string, string>;
 interface Parsed {
   sections: Record<string, Section>;
   steps: Record<string, Section>;
-  base: string;
   file: string;
 }
 
@@ -21,7 +20,10 @@ export interface LoadConfigOptions {
   explicit?: boolean;
   /** Environment to read EDW_DB_URL, EDW_DB_USER, EDW_DB_PASSWORD, EDW_LOG_LEVEL from. @default process.env */
   env?: NodeJS.ProcessEnv;
-  /** Working directory for relative paths of the defaults and the environment. @default process.cwd() */
+  /**
+   * Working directory: where ./edw.ini is looked for, what relative paths mean when no config file is
+   * in use, and what a relative EDW_DB_URL always means. @default process.cwd()
+   */
   cwd?: string;
 }
 
@@ -47,7 +49,7 @@ function checkLines(text: string, file: string): void {
   });
 }
 
-function parseFile(file: string, base: string): Parsed {
+function parseFile(file: string): Parsed {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -82,7 +84,7 @@ function parseFile(file: string, base: string): Parsed {
       if (!KNOWN[key]!.includes(k)) throw new ConfigError(`${file}: unknown setting ${k} in [${name}] (known: ${KNOWN[key]!.join(', ')})`);
     }
   }
-  return {sections, steps, base, file};
+  return {sections, steps, file};
 }
 
 function absolute(path: string, base: string): string {
@@ -106,7 +108,8 @@ function stepConfig(name: string, section: Section, base: string, where: string)
   if (!section.after) throw new ConfigError(`${where} [step.${name}]: after is missing (new, or the step it follows)`);
   const settings: Section = {};
   for (const [k, v] of Object.entries(section)) {
-    settings[k] = /(_dir|_file|_path)$/.test(k) || k === 'module' ? absolute(v, base) : v;
+    // An empty path stays empty (so the step can say it is not set) rather than becoming the base folder.
+    settings[k] = v !== '' && (/(_dir|_file|_path)$/.test(k) || k === 'module') ? absolute(v, base) : v;
   }
   return {
     name,
@@ -118,6 +121,7 @@ function stepConfig(name: string, section: Section, base: string, where: string)
     concurrency: positiveInt(section.concurrency ?? '1', `[step.${name}] concurrency`),
     attempts: positiveInt(section.attempts ?? '3', `[step.${name}] attempts`),
     timeoutMs: parseDuration(section.timeout ?? '10m', `[step.${name}] timeout`),
+    dir: base,
     settings,
   };
 }
@@ -137,21 +141,29 @@ function chain(steps: StepConfig[], where: string): StepConfig[] {
   return ordered;
 }
 
-/** Read edw.ini (if any) over the shipped defaults, then the environment, into one validated Config. */
+/**
+ * Read edw.ini (if any) over the shipped defaults, then the environment, into one validated Config.
+ *
+ * Relative paths follow one rule: with a config file in use they are relative to its folder, the
+ * shipped defaults' (`./data/edw`, `./data/sps`, ...) included, so `cd / && edw --config
+ * /srv/edw/edw.ini listen` finds /srv/edw/data/edw; without one, relative to the working directory.
+ * A relative EDW_DB_URL, like any path typed in a shell, is relative to the working directory.
+ */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
-  const defaults = parseFile(DEFAULTS_FILE, cwd);
+  const defaults = parseFile(DEFAULTS_FILE);
   const path = resolve(cwd, options.path ?? 'edw.ini');
   let user: Parsed | undefined;
-  if (existsSync(path)) user = parseFile(path, dirname(path));
+  if (existsSync(path)) user = parseFile(path);
   else if (options.explicit) throw new ConfigError(`config file ${path} does not exist`);
+  const base = user ? dirname(user.file) : cwd;
   const notes: string[] = [];
 
-  const pick = (section: string, key: string): {value: string; base: string; where: string} => {
+  const pick = (section: string, key: string): {value: string; where: string} => {
     const u = user?.sections[section]?.[key];
-    if (u !== undefined) return {value: u, base: user!.base, where: `${user!.file} [${section}] ${key}`};
-    return {value: defaults.sections[section]?.[key] ?? '', base: cwd, where: `[${section}] ${key}`};
+    if (u !== undefined) return {value: u, where: `${user!.file} [${section}] ${key}`};
+    return {value: defaults.sections[section]?.[key] ?? '', where: `[${section}] ${key}`};
   };
 
   // The seed's [Cloudant] section: server + dbname name the database; viewname is edw's own business.
@@ -161,14 +173,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const seed = user?.sections.cloudant;
   if (seed && user?.sections.database?.url === undefined) {
     if (!seed.server || !seed.dbname) throw new ConfigError(`${user!.file} [Cloudant]: server and dbname are both needed`);
-    url = {value: `${seed.server.replace(/\/+$/, '')}/${encodeURIComponent(seed.dbname)}`, base: user!.base, where: `${user!.file} [Cloudant]`};
+    url = {value: `${seed.server.replace(/\/+$/, '')}/${encodeURIComponent(seed.dbname)}`, where: `${user!.file} [Cloudant]`};
     dbUser ??= seed.username;
     dbPassword ??= seed.password;
     if (seed.viewname) notes.push(`${user!.file} [Cloudant] viewname is not used: edw queries its own design document _design/edw (run 'edw push-design')`);
   }
   // An empty value would resolve to the config's own folder and quietly create a database there.
   if (!url.value.trim()) throw new ConfigError(`${url.where}: is empty; name a folder for the embedded database or an http(s):// server URL`);
-  let dbUrl = /^https?:\/\//i.test(url.value) ? url.value : absolute(url.value, url.base);
+  let dbUrl = /^https?:\/\//i.test(url.value) ? url.value : absolute(url.value, base);
   if (env.EDW_DB_URL) dbUrl = /^https?:\/\//i.test(env.EDW_DB_URL) ? env.EDW_DB_URL : absolute(env.EDW_DB_URL, cwd);
   if (env.EDW_DB_USER) dbUser = env.EDW_DB_USER;
   if (env.EDW_DB_PASSWORD) dbPassword = env.EDW_DB_PASSWORD;
@@ -191,8 +203,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   const stepSource = user && Object.keys(user.steps).length > 0 ? user : defaults;
   const steps = chain(
-    // A step section's keys beyond the common ones are the step's own settings, passed to it as they are.
-    Object.entries(stepSource.steps).map(([name, section]) => stepConfig(name, section, stepSource.base, stepSource.file)),
+    // A step section's keys beyond the common ones are the step's own settings, passed to it as they are;
+    // the step declares which it takes and checks them when a listener starts (listeners/index.ts).
+    Object.entries(stepSource.steps).map(([name, section]) => stepConfig(name, section, base, stepSource.file)),
     stepSource.file,
   );
 

@@ -2,6 +2,12 @@
 export const BUILTIN_KINDS = ['move_to_sps', 'signal_processing', 'ingest_detections'] as const;
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
 
+/**
+ * The keys every `[step.NAME]` section may hold; any other key must be one of the step's own
+ * settings, which the step declares (listeners/index.ts checks them when a listener starts).
+ */
+export const COMMON_STEP_KEYS = ['after', 'kind', 'command', 'module', 'version', 'concurrency', 'attempts', 'timeout'] as const;
+
 export interface DatabaseConfig {
   /** A server URL naming the database (`http://host:5984/edw`) or an absolute folder (embedded). */
   url: string;
@@ -58,7 +64,13 @@ export interface StepConfig {
   concurrency: number;
   attempts: number;
   timeoutMs: number;
-  /** Every key of the step's section, as written (paths ending in _dir, _file or _path made absolute). */
+  /**
+   * The folder relative paths of this section were resolved against (the config file's folder, or the
+   * working directory when no config file is in use); a command step's relative executable is found,
+   * and the command runs, there.
+   */
+  dir: string;
+  /** Every key of the step's section, as written (paths ending in _dir, _file or _path, and module, made absolute). */
   settings: Record<string, string>;
 }
 
