@@ -1,4 +1,5 @@
 import {chmod, mkdir, realpath, writeFile} from 'node:fs/promises';
+import {existsSync} from 'node:fs';
 import {join} from 'node:path';
 import test, {type ExecutionContext} from 'ava';
 import {ConfigError} from '../lib/errors/index.js';
@@ -6,7 +7,7 @@ import type {DataFileDoc} from '../lib/pipeline/index.js';
 import {simulate} from '../lib/simulate/index.js';
 import {loadSteps} from '../listeners/index.js';
 import {drain, simulateAndRegister} from './helpers/chain.js';
-import {edw} from './helpers/cli.js';
+import {edw, spawnEdw} from './helpers/cli.js';
 import {chainIni, workspace} from './helpers/workspace.js';
 
 /** The ConfigError that loading the steps of a workspace with these step sections is refused with. */
@@ -192,4 +193,28 @@ test('a command whose executable is not there is refused at listener start, nami
     await writeFile(join(dir, 'bin', 'fit'), 'echo\n');
   });
   t.regex(notExecutable.message, /bin\/fit is not executable$/);
+});
+
+test('edw listen with a bad step setting exits 2 at once, before waiting for a database server that cannot be reached', async (t) => {
+  // A closed port: the daemon would wait for this server (with backoff) before it loaded its steps.
+  const ws = await workspace(t, {databaseUrl: 'http://127.0.0.1:9/edw', ini: chainIni().replace('threshold = 50', 'threshold = abc')});
+  const daemon = spawnEdw(['--config', ws.configPath, 'listen']);
+  // Only the failing path needs a bound: the old behaviour waits for the server for ever.
+  const stuck = setTimeout(() => daemon.child.kill('SIGKILL'), 60_000);
+  t.teardown(() => {
+    clearTimeout(stuck);
+    daemon.child.kill('SIGKILL');
+  });
+  const {code} = await daemon.exit;
+  t.is(code, 2, daemon.stderr.join('\n'));
+  t.deepEqual(daemon.stderr, ['edw: [step.ingest_detections] threshold = abc: expected a number (ADC units)']);
+});
+
+test('edw demo with a bad step setting exits 2 and does not create its folder', async (t) => {
+  const ws = await workspace(t, {ini: chainIni().replace('threshold = 50', 'threshold = abc')});
+  const dir = join(ws.dir, 'demo');
+  const run = await edw('--config', ws.configPath, 'demo', '--dir', dir, '--files', '2');
+  t.is(run.code, 2, run.err.join('\n'));
+  t.deepEqual(run.err, ['edw: [step.ingest_detections] threshold = abc: expected a number (ADC units)']);
+  t.false(existsSync(dir));
 });

@@ -10,7 +10,7 @@ import {prepareDemoFolder} from './demo-folder.js';
 import {makeLogger, readConfig} from './context.js';
 import {printStatus} from './inspect.js';
 import {readConditions} from './register.js';
-import {runSteps} from './listen.js';
+import {loadChosenSteps, runSteps} from './listen.js';
 import {numberOption} from './options.js';
 
 export function demoCommand(state: CliState): Command {
@@ -39,6 +39,8 @@ export function demoCommand(state: CliState): Command {
         })),
       };
       const made = ['raw', 'db', ...base.steps.flatMap((step) => Object.values(outputs(step)))];
+      // A bad step setting is refused before the folder is touched.
+      const steps = await loadChosenSteps(config);
       await prepareDemoFolder(dir, made);
       const log = makeLogger({...config, log: {...config.log, level: global.debug ? 'debug' : 'warn'}}, global, io);
       io.err(`simulating ${options.files} data files in ${join(dir, 'raw')}`);
@@ -49,7 +51,7 @@ export function demoCommand(state: CliState): Command {
         const conditions = await readConditions(simulated.conditions);
         const report = await registerFiles({store, paths: simulated.files, conditions, settleMs: 0, runPattern: config.register.runPattern});
         io.err(`registered ${report.created.length} documents in ${store.location}; running ${config.steps.map((s) => s.name).join(' → ')}`);
-        const {summary} = await runSteps(config, store, log, io, {once: true});
+        const {summary} = await runSteps(config, store, log, io, {steps, once: true});
         const result = await summary;
         io.err(`${result.completed} steps completed, ${result.failed.length} failed`);
         printStatus(io, await statusCounts(store, config.steps.map((s) => s.name)));

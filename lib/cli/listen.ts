@@ -4,7 +4,7 @@ import {compileDesignDocs, DESIGN_DOCS_DIR, diffDesignDoc, type DesignDoc} from 
 import {ConfigError, EdwError} from '../errors/index.js';
 import {loadSteps} from '../../listeners/index.js';
 import {louder, type Logger} from '../log/index.js';
-import {Reachability, Runner, type RunSummary} from '../runtime/index.js';
+import {Reachability, Runner, type ChainStep, type RunSummary} from '../runtime/index.js';
 import {isServerUrl, openStore, type Store} from '../store/index.js';
 import {globals, type CliState} from './command.js';
 import {makeLogger, readConfig, type Io} from './context.js';
@@ -26,18 +26,24 @@ export interface ListenRun {
 }
 
 /**
- * Run the named steps (all when none) on an open store. What it says while it runs (a status line on
- * a terminal, summaries, `caught up`, and `stopped` with the totals once the run has ended) is
- * ListenReport's.
+ * Load the named steps (all when none) and check their settings: an unknown step, an unknown key in a
+ * step section or a bad value is a ConfigError (exit 2) before any database is opened or waited for.
  */
-export async function runSteps(config: Config, store: Store, log: Logger, io: Io, options: {names?: string[]; once?: boolean}): Promise<ListenRun> {
+export async function loadChosenSteps(config: Config, names: string[] = []): Promise<ChainStep[]> {
   const known = config.steps.map((s) => s.name);
-  const unknown = (options.names ?? []).filter((n) => !known.includes(n));
+  const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length) throw new ConfigError(`unknown step ${unknown.join(', ')} (steps: ${known.join(', ')})`);
-  const chosen = options.names?.length ? config.steps.filter((s) => options.names!.includes(s.name)) : config.steps;
+  return loadSteps(names.length ? config.steps.filter((s) => names.includes(s.name)) : config.steps);
+}
+
+/**
+ * Run loaded steps on an open store. What it says while it runs (a status line on a terminal,
+ * summaries, `caught up`, and `stopped` with the totals once the run has ended) is ListenReport's.
+ */
+export async function runSteps(config: Config, store: Store, log: Logger, io: Io, options: {steps: ChainStep[]; once?: boolean}): Promise<ListenRun> {
   await checkDesign(store);
   const runner = new Runner({
-    store, steps: await loadSteps(chosen), log, once: options.once,
+    store, steps: options.steps, log, once: options.once,
     leaseMs: config.listen.leaseMs, pollMs: config.listen.pollMs, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs,
     countsMs: config.listen.countsMs,
   });
@@ -88,12 +94,14 @@ export function listenCommand(state: CliState): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      // Settings are checked before the database is opened or waited for: a bad one is exit 2 at once.
+      const steps = await loadChosenSteps(config, names);
       try {
         // --once is a batch command: an unreachable server fails it at once, with one line.
         const store = options.once ? await openStore({...config.database, share: true}) : await openWhenReachable(config, log, waiting.signal);
         if (!store) return;
         try {
-          const run = await runSteps(config, store, log, io, {names, once: options.once});
+          const run = await runSteps(config, store, log, io, {steps, once: options.once});
           runner = run.runner;
           if (signals > 0) void runner.stop(config.listen.stopTimeoutMs);
           log.info('listening', {steps: runner.stepListeners.map((l) => l.step.name), database: store.location});
