@@ -69,7 +69,7 @@ async function copyLocally(doc: DataFileDoc, {input, settings, signal, log}: Ste
   const started = Date.now();
   const existing = await fileDigest(destination, signal);
   if (existing && existing.md5 === doc.md5sum) {
-    log.info('already transferred', {path: destination});
+    log.verbose('already transferred', {path: destination});
     return {outputs: [{path: destination, ...existing}], source: input, destination, transport: 'local', reused: true};
   }
   const source = await fileDigest(input, signal).catch((error: unknown) => {

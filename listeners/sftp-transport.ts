@@ -114,7 +114,7 @@ export async function transferOverSftp(doc: DataFileDoc, {step, input, settings,
       const result = direction === 'push'
         ? await session.push(input, posix.join(settings.target_dir, run), basename(input), {md5, bytes}, transfer)
         : await session.pull(input, join(settings.target_dir, run), posix.basename(input), {md5, bytes}, transfer);
-      log.info(result.skipped ? 'already transferred' : 'transferred', {
+      log.verbose(result.skipped ? 'already transferred' : 'transferred', {
         path: result.destination.path, bytes: result.bytes, seconds: result.seconds, bytes_per_second: result.bytes_per_second,
         ...(result.resumed ? {resumed_from: result.resumed_from} : {}),
       });

@@ -658,6 +658,8 @@ test('embedded: a transfer logs its progress every progress_interval, stalled or
   t.true(reports.length <= Math.floor(elapsedMs / 100) + 1, `${reports.length} lines in ${Math.round(elapsedMs)} ms`);
   t.is(stalled[0]!.bytes, stalled[1]!.bytes);
   t.true((stalled[0]!.percent as number) < 100);
+  // At info a transfer's end is no line of its own (one per document): 'transferred' is at verbose.
+  t.false(lines.some((l) => l.message === 'transferred'), 'no transferred line at info');
   for (const line of reports) {
     t.like(line, {level: 'info', docId: 'prog_000', step: 'move_to_sps'});
     t.true(typeof line.percent === 'number' && line.percent >= 0 && line.percent <= 100);
