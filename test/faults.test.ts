@@ -155,7 +155,9 @@ test('a feed that rewinds to 0 costs a re-read, not a step: nothing runs twice a
 });
 
 test('a feed held open and silent (headers and heartbeats, no body) is given up and reopened, and the change behind it is handled', async (t) => {
-  const setup = await throughProxy(t);
+  // The held requests are given up only by their deadlines: a long-poll's wait plus its grace, and for
+  // a normal feed read (the counts keeper's) the request timeout, kept short here as before.
+  const setup = await throughProxy(t, {requestTimeout: '5s'});
   const {run, completed} = await startRunner(t, setup);
   // Wait for the listeners to sit in their long-polls, then hold the next one of each silent.
   await setup.proxy.waitFor('forwarded', 1);
@@ -163,7 +165,13 @@ test('a feed held open and silent (headers and heartbeats, no body) is given up 
   await setup.proxy.waitFor('held', 3);
   const ids = await registerNew(setup, setup.direct, 2, 300);
   await untilThrough(run, completed, ids);
-  t.true(setup.proxy.counts.heldClosedByClient >= 3, 'each held connection was given up by the listener');
+  // The documents may be through (on a reopened feed) before every held request has reached its
+  // deadline: wait for the give-ups themselves. The bound is only for the failing case.
+  const givenUp = await Promise.race([
+    setup.proxy.waitFor('heldClosedByClient', 3).then(() => true),
+    new Promise<false>((resolve) => setTimeout(resolve, 60_000, false).unref()),
+  ]);
+  t.true(givenUp, `each held connection was given up by the listener (${setup.proxy.counts.heldClosedByClient} of 3)`);
   assertOnceEach(t, await allDataDocs(setup.direct, ids));
 });
 

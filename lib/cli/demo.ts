@@ -55,7 +55,7 @@ export function demoCommand(state: CliState): Command {
         const result = await summary;
         io.err(`${result.completed} steps completed, ${result.failed.length} failed`);
         printStatus(io, await statusCounts(store, config.steps.map((s) => s.name)));
-        io.out(`look closer: EDW_DB_URL=${config.database.url} npx edw show ${report.created[0] ?? ''}`);
+        io.out(`look closer: EDW_DB_URL=${config.database.url} edw show ${report.created[0] ?? ''}   (npx edw inside the clone)`);
         if (result.failed.length > 0) state.exitCode = 1;
       } finally {
         await store.close();

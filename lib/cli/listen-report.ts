@@ -78,13 +78,17 @@ export class ListenReport {
     return this;
   }
 
-  /** Remove the status line and log what the run did, per step, and how long it took. Idempotent. */
-  stop(): void {
+  /**
+   * Remove the status line and log what the run did, per step, and how long it took, once a read of
+   * the waiting counts still in flight has ended (the store is closed after this). Idempotent.
+   */
+  async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#options.runner.off('progress', this.#onProgress);
     this.#options.runner.off('caught-up', this.#onCaughtUp);
+    await this.#reading?.catch(() => {});
     this.#io.status?.('');
     this.#log.info('stopped', {...totals(this.#options.runner.progress), seconds: this.#seconds()});
   }

@@ -75,6 +75,9 @@ export function listenCommand(state: CliState): Command {
       const read = readConfig(global, io);
       const config = options.verbose ? {...read, log: {...read.log, level: louder(read.log.level, 'verbose')}} : read;
       const log = makeLogger(config, global, io);
+      // Settings are checked before the database is opened or waited for (a bad one is exit 2 at once),
+      // and before signal handlers are installed, so a refusal leaves none behind.
+      const steps = await loadChosenSteps(config, names);
       // A daemon waits for its server: SIGINT/SIGTERM while waiting exits 0, as when running.
       const waiting = new AbortController();
       let signals = 0;
@@ -94,8 +97,6 @@ export function listenCommand(state: CliState): Command {
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
-      // Settings are checked before the database is opened or waited for: a bad one is exit 2 at once.
-      const steps = await loadChosenSteps(config, names);
       try {
         // --once is a batch command: an unreachable server fails it at once, with one line.
         const store = options.once ? await openStore({...config.database, share: true}) : await openWhenReachable(config, log, waiting.signal);

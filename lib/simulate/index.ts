@@ -136,7 +136,8 @@ function resolveOptions(options: SimulateOptions): Resolved {
   if (!(resolved.fileSeconds > traceSeconds) || !Number.isFinite(resolved.fileSeconds)) bad('fileSeconds', `a number larger than one trace (${traceSeconds} s)`);
   const acquiredUntil = resolved.startTime + resolved.files * resolved.fileSeconds;
   if (acquiredUntil * 1000 > Date.now()) {
-    bad('startTime', `a time such that the last file's acquisition has ended (with ${resolved.files} files of ${resolved.fileSeconds} s it would end ${new Date(acquiredUntil * 1000).toISOString()})`);
+    // Simulated files are dated when their acquisition ended (so `register` takes them at once): none may end in the future.
+    bad('files', `at most ${Math.floor((Date.now() / 1000 - resolved.startTime) / resolved.fileSeconds)} from ${new Date(resolved.startTime * 1000).toISOString()} (${resolved.fileSeconds} s each; ${resolved.files} would end ${new Date(acquiredUntil * 1000).toISOString()}, in the future)`);
   }
   return resolved;
 }
