@@ -52,7 +52,13 @@ export function spawnEdw(args: string[], env: NodeJS.ProcessEnv = {}): EdwProces
     lines.forEach(onLine);
   });
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => stdout.push(...chunk.split('\n').filter(Boolean)));
-  const exit = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) => child.on('exit', (code, signal) => resolve({code, signal})));
+  // 'close', not 'exit': a process can exit before its last output has been read from the pipes, and
+  // a test that reads stderr once the process is gone must see all of it.
+  const exit = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) => child.on('close', (code, signal) => {
+    if (buffered) onLine(buffered);
+    buffered = '';
+    resolve({code, signal});
+  }));
   return {
     child, stderr, stdout, exit,
     waitFor(pattern) {
