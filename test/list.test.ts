@@ -291,3 +291,28 @@ test('show says "after 1 attempt" and "after 3 attempts"; retry of a missing doc
   t.deepEqual(none.out, ['no document has failed at ingest_detections'], 'a notice of what was done, like "ID has not failed, left as it is"');
   t.deepEqual(none.err, []);
 });
+
+test('the next-page command of a whole row still works after the last listed document has left the row', async (t) => {
+  const ws = await workspace(t);
+  const store = await ws.open();
+  // Row move_to_sps, read whole: three waiting (they completed it), then one failed (inside it, read at stage new).
+  await setUp(store, [
+    file('m-a', ['move_to_sps']), file('m-b', ['move_to_sps']), file('m-c', ['move_to_sps']),
+    file('f-a', [], {edw: {failed: failed('move_to_sps', 3)}} as Partial<DataFileDoc>),
+  ]);
+  await store.close();
+  const first = await edw('--config', ws.configPath, 'list', '--stage', 'move_to_sps', '--limit', '2');
+  t.is(first.code, 0, first.err.join('\n'));
+  t.deepEqual(first.out.map((l) => l.split(' ')[0]), ['m-a', 'm-b']);
+  t.is(first.err.length, 1);
+  t.regex(first.err[0]!, / --after m-b --after-source waiting@move_to_sps$/);
+  // m-b moves on (signal_processing completes): it is in row signal_processing now.
+  const moved = await ws.open();
+  const doc = (await moved.get('m-b')) as DataFileDoc;
+  await moved.put({...doc, process: [...doc.process, {name: 'signal_processing', status: 'done', started: '2026-11-24T10:00:02Z', finished: '2026-11-24T10:00:03Z'}]} as Doc);
+  await moved.close();
+  const next = await edw(...first.err[0]!.replace(/^more: edw /, '').split(' '));
+  t.is(next.code, 0, next.err.join('\n'));
+  t.deepEqual(next.out.map((l) => l.split(' ')[0]), ['m-c', 'f-a']);
+  t.deepEqual(next.err, []);
+});

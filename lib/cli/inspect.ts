@@ -83,6 +83,7 @@ interface ListCliOptions {
   run?: string;
   limit: number;
   after?: string;
+  afterSource?: string;
   json?: boolean;
 }
 
@@ -101,6 +102,7 @@ export function listCommand(state: CliState): Command {
     .option('--run <run>', 'only this run')
     .option('--limit <n>', 'at most this many', numberOption('--limit', {min: 1}), 100)
     .option('--after <id>', 'start after this document (the last of the previous page)')
+    .option('--after-source <place>', "with --after, where in the row that document was listed, as the 'more:' line gives it (the listing then goes on even if it has moved since)")
     .option('--json', 'print an array of documents');
   return command.action(async (options: ListCliOptions, command: Command) => {
     const {io} = state;
@@ -134,7 +136,9 @@ export function listCommand(state: CliState): Command {
     if (end.next !== undefined) {
       const args = [...(global.config ? ['--config', global.config] : []), 'list', '--stage', options.stage, ...chosen.map((s) => `--${stateName(s)}`),
         ...(options.run !== undefined ? ['--run', options.run] : []), ...(options.limit !== 100 ? ['--limit', String(options.limit)] : []),
-        ...(options.json ? ['--json'] : []), '--after', end.next];
+        ...(options.json ? ['--json'] : []), '--after', end.next,
+        // A whole row is read from several places: say which, since the document may leave the row meanwhile.
+        ...(chosen.length === 0 && end.nextSource !== undefined ? ['--after-source', end.nextSource] : [])];
       io.err(`more: edw ${args.map(shellWord).join(' ')}`);
     }
   });

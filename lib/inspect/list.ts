@@ -17,6 +17,12 @@ export interface ListOptions {
   limit?: number;
   /** Start after this document id (the last one of the previous page). */
   after?: string;
+  /**
+   * Where in the row `after` was listed (the previous page's `ListEnd.nextSource`): with it the listing
+   * goes on from there even if that document has moved since; without it the document is looked up
+   * and must still be in the row. @default looked up
+   */
+  afterSource?: string;
   /** The time a claim must outlive to count as in progress (epoch ms). @default now */
   now?: number;
   /** Documents read per request, and at most handed to `onPage` at once. @default 200 */
@@ -33,6 +39,8 @@ export interface Listed {
 export interface ListEnd {
   /** When more documents match than `limit`: the id to continue after (`--after`). */
   next?: string;
+  /** With `next`: where in the row it was listed (`--after-source`), so that its moving on does not matter. */
+  nextSource?: string;
 }
 
 /**
@@ -43,6 +51,11 @@ interface Source {
   state: DocState;
   /** The stage whose view range is read; none for the claimed documents. */
   stage?: string;
+}
+
+/** A source's name in `--after-source`: `in_progress`, or the state and the stage read, `failed@new`. */
+function sourceKey(source: Source): string {
+  return source.stage === undefined ? source.state : `${source.state}@${source.stage}`;
 }
 
 /** The stage-view state the documents of a state other than in progress are keyed under. */
@@ -72,9 +85,15 @@ export async function listDocuments(store: Store, options: ListOptions, onPage: 
   const now = options.now ?? Date.now();
   const sources = sourcesOf(options.steps, options.stage, options.state);
   let first = 0;
-  if (options.after !== undefined && sources.length > 1) first = await sourceAfter(store, options, sources, now);
+  if (options.after !== undefined && options.afterSource !== undefined) {
+    first = sources.findIndex((source) => sourceKey(source) === options.afterSource);
+    if (first < 0) throw new ConfigError(`--after-source ${options.afterSource}: not a part of row ${options.stage} (${sources.map(sourceKey).join(', ')})`);
+  } else if (options.after !== undefined && sources.length > 1) {
+    first = await sourceAfter(store, options, sources, now);
+  }
   let listed = 0;
   let last: string | undefined;
+  let lastSource: string | undefined;
   // One row more than the page still to fill, to know whether another page follows; not fewer than
   // 50, since rows of other runs or states may be skipped.
   const wanted = (): number => Math.min(pageSize, Math.max(limit - listed + 1, 50));
@@ -91,11 +110,12 @@ export async function listDocuments(store: Store, options: ListOptions, onPage: 
         if (options.run !== undefined && doc.run !== options.run) continue;
         if (listed === limit) {
           if (page.length) await onPage(page);
-          return {next: last};
+          return {next: last, nextSource: lastSource};
         }
         page.push({doc, state});
         listed++;
         last = doc._id;
+        lastSource = sourceKey(source);
       }
       if (page.length) await onPage(page);
     }
