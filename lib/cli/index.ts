@@ -8,6 +8,7 @@ import {detectionsCommand, listCommand, listenersCommand, retryCommand, showComm
 import {listenCommand} from './listen.js';
 import {registerCommand} from './register.js';
 import {simulateCommand} from './simulate.js';
+import {SIMULATE_DEFAULTS} from '../simulate/index.js';
 import {versionLine} from './version.js';
 
 /**
@@ -35,7 +36,7 @@ export const EXAMPLES: Record<string, string[]> = {
  * the command calls) rather than declared on the option; a declared default wins over these.
  */
 const SHOWN_DEFAULTS: Record<string, Record<string, string>> = {
-  simulate: {'--events': '20', '--seed': '1', '--noise': '5', '--run': 'ma22a000'},
+  simulate: Object.fromEntries(Object.entries(SIMULATE_DEFAULTS).map(([key, value]) => [`--${key}`, String(value)])),
 };
 
 /** Commander's help, with "(required)" after a mandatory option's description and the defaults of SHOWN_DEFAULTS. */

@@ -41,14 +41,3 @@ export async function* eachDetection(store: Store, from: number, to: number, opt
     if (rows.length < pageSize) return;
   }
 }
-
-/** Detection documents with `from <= time <= to` (epoch seconds), in time order, at most `limit`. */
-export async function findDetections(store: Store, from: number, to: number, limit = Infinity): Promise<Doc[]> {
-  const docs: Doc[] = [];
-  if (limit < 1) return docs;
-  for await (const doc of eachDetection(store, from, to)) {
-    docs.push(doc);
-    if (docs.length >= limit) break;
-  }
-  return docs;
-}

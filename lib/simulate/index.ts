@@ -8,6 +8,9 @@ import {peakFraction, pulseValue, type PulseShape} from './pulse.js';
 export {peakFraction, pulseValue, type PulseShape} from './pulse.js';
 
 /** Channel names of simulated files, as in the seed's `conditions.volts`. */
+/** The defaults of the options `edw simulate` exposes (its --help shows them). */
+export const SIMULATE_DEFAULTS = {events: 20, seed: 1, noise: 5, run: 'ma22a000'} as const;
+
 export const SIMULATED_CHANNELS = ['detector_a', 'detector_b'] as const;
 
 export interface SimulateOptions {
@@ -95,10 +98,7 @@ type Resolved = Required<Omit<SimulateOptions, 'signal'>>;
 function resolveOptions(options: SimulateOptions): Resolved {
   const resolved: Resolved = {
     files: 1,
-    events: 20,
-    seed: 1,
-    noise: 5,
-    run: 'ma22a000',
+    ...SIMULATE_DEFAULTS,
     startTime: 1378222673,
     fileSeconds: 600,
     sampleRateHz: 100_000,
