@@ -8,8 +8,10 @@ import {stageOf, type DataFileDoc, type ProcessEntry} from '../lib/pipeline/inde
 import {resolveConflicts} from '../lib/runtime/index.js';
 import {openStore} from '../lib/store/index.js';
 import {backends, testServer} from './helpers/backends.js';
+import {edw} from './helpers/cli.js';
 import {writeConflict} from './helpers/conflicts.js';
 import {startFaultProxy} from './helpers/fault-proxy.js';
+import {workspace} from './helpers/workspace.js';
 
 const at = (ms: number): string => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
 const done = (name: string, ms: number, host: string, token = 2): ProcessEntry =>
@@ -100,4 +102,23 @@ test('through the fault proxy: a merge whose write meets a conflict merges again
   const after = (await direct.get('p', {conflicts: true})) as DataFileDoc;
   t.is(after._conflicts, undefined);
   t.deepEqual(after.process, [first, marked]);
+});
+
+test('edw show marks a superseded re-execution and names its completion of record; status and list count the stage of record', async (t) => {
+  const ws = await workspace(t);
+  const store = await ws.open();
+  const move = done('move_to_sps', 1000, 'h');
+  const signal = done('signal_processing', 2000, 'h');
+  const again = {...done('move_to_sps', 3000, 'stale'), superseded: {by: {finished: move.finished, started: move.started, host: 'h', attempt: 1, token: 2}}};
+  await store.put({...base('shown'), process: [move, signal, again]});
+  await store.close();
+  const show = await edw('--config', ws.configPath, 'show', 'shown');
+  t.is(show.code, 0, show.err.join('\n'));
+  t.regex(show.out[0]!, /stage signal_processing/);
+  t.regex(show.out[1]!, /^ {2}1\. move_to_sps +done /);
+  t.regex(show.out[3]!, /^ {2}3\. move_to_sps +superseded +2026-01-01T00:00:03\.000Z {2}stale v1 #1 .*\(superseded by entry 1\)$/);
+  const status = await edw('--config', ws.configPath, 'status', '--json');
+  t.like(JSON.parse(status.out[0]!), {total: 1, stages: {move_to_sps: 0, signal_processing: 1}});
+  const list = await edw('--config', ws.configPath, 'list', '--stage', 'signal_processing', '--json');
+  t.deepEqual((JSON.parse(list.out[0]!) as DataFileDoc[]).map((d) => d._id), ['shown']);
 });

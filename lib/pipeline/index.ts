@@ -2,4 +2,4 @@ export {completedEntry, hasCompleted, inputOf, isCompleted, isDataFile, isOfReco
 export type {Claim, DataFileDoc, EdwState, ProcessEntry, StepOutput, StepResult} from './document.js';
 export {readiness, type Readiness, type StepIdentity} from './readiness.js';
 export {mergeRevisions} from './merge.js';
-export {compareCompletions, isSuperseded, markSuperseded, recordOf, supersededBy, withoutMark, type SupersededMark} from './record.js';
+export {compareCompletions, isSuperseded, markSuperseded, recordOf, supersededBy, supersedingIndex, withoutMark, type SupersededMark} from './record.js';

@@ -123,6 +123,18 @@ export function recordOf(process: readonly ProcessEntry[], name: string, version
 }
 
 /**
+ * The index in `process` of the entry that a superseded entry's mark names (same step and version,
+ * and the fields of its `by`), -1 when it is not there or `entry` carries no mark. For display: the
+ * rule itself never needs it.
+ */
+export function supersedingIndex(process: readonly ProcessEntry[], entry: ProcessEntry): number {
+  const by = entry.superseded?.by;
+  if (!by || typeof by !== 'object') return -1;
+  return process.findIndex((e) => e !== entry && isCandidate(e) && e.name === entry.name && e.version === entry.version
+    && Object.entries(by).every(([field, value]) => e[field] === value));
+}
+
+/**
  * `process` with every unmarked completion that is not its step and version's completion of record
  * marked as superseded by it; nothing else changes (marked entries keep their marks, order is kept).
  * Returns the same array when there is nothing to mark. Idempotent.
