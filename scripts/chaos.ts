@@ -73,7 +73,10 @@ export interface ChaosReport {
   server: string;
   documents: number;
   lost: number;
+  /** Documents that ever held two completions of record (not marked superseded) of one step and version. */
   doubleCompletions: number;
+  /** Completed entries marked as superseded by their step's completion of record: re-executions kept as history. */
+  superseded: number;
   stuck: number;
   kills: number;
   databaseRestarts: number;
@@ -260,7 +263,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     // A document registered but gone is lost work too (its entries were counted by observe if seen).
     const missing = o.files - documents;
     return {
-      server: serverLabel, documents, lost: watcher.ledger.lost.size, doubleCompletions: watcher.ledger.doubles.size,
+      server: serverLabel, documents, lost: watcher.ledger.lost.size, doubleCompletions: watcher.ledger.doubles.size, superseded: watcher.ledger.superseded.size,
       stuck: stuck + Math.max(0, missing), kills, databaseRestarts, reExecutions: Math.max(0, tokens - completed),
       seconds: Math.round(seconds), unexpectedExits: slots.reduce((n, s) => n + s.unexpectedExits, 0), stallSeconds: o.stallSeconds,
       stalled: !finished(),
@@ -281,7 +284,8 @@ export function formatReport(r: ChaosReport): string[] {
     `stall limit: ${r.stallSeconds} s${r.stalled ? ' (reached)' : ''}`,
     `documents: ${r.documents}`,
     `lost: ${r.lost}`,
-    `double completions: ${r.doubleCompletions}`,
+    `double completions of record: ${r.doubleCompletions}`,
+    `superseded re-executions: ${r.superseded}`,
     `stuck: ${r.stuck}`,
     `kills: ${r.kills}`,
     `database restarts: ${r.databaseRestarts}`,

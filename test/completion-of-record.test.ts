@@ -8,6 +8,7 @@ import {stageOf, type DataFileDoc, type ProcessEntry} from '../lib/pipeline/inde
 import {resolveConflicts} from '../lib/runtime/index.js';
 import {openStore} from '../lib/store/index.js';
 import {backends, testServer} from './helpers/backends.js';
+import {completions, completionsOfRecord} from './helpers/chain.js';
 import {edw} from './helpers/cli.js';
 import {writeConflict} from './helpers/conflicts.js';
 import {startFaultProxy} from './helpers/fault-proxy.js';
@@ -58,6 +59,8 @@ for (const backend of backends) {
       const merged = (await resolveConflicts(store, 's')) as DataFileDoc;
       t.deepEqual(merged.process.map((e) => [e.name, e.host, !!e.superseded]), [['move_to_sps', 'h', false], ['signal_processing', 'h', false], ['move_to_sps', 'stale', true]]);
       t.is(stageOf(merged), 'signal_processing');
+      t.deepEqual(completionsOfRecord(merged), {move_to_sps: 1, signal_processing: 1});
+      t.deepEqual(completions(merged), {move_to_sps: 2, signal_processing: 1}, 'the re-execution stays in the history');
       const {rows} = await store.query({design: DESIGN, view: 'stage', reduce: false});
       t.deepEqual(rows.map((r) => r.key), [['signal_processing', 'ready', 's']], `the view, ${swap ? 'the stale branch' : 'the full one'} winning`);
     }

@@ -1,23 +1,28 @@
 /**
  * The chaos run's witness: a watcher on the database's own feed and the ledger of every completed entry
- * it saw, which counts entries that vanished and steps completed twice.
+ * it saw, which counts entries that vanished, steps with two completions of record, and re-executions
+ * marked as superseded.
  */
 import {setTimeout as delay} from 'node:timers/promises';
-import {isCompleted, isDataFile, stageOf, type DataFileDoc} from '../../lib/pipeline/index.js';
+import {isCompleted, isDataFile, isOfRecord, isSuperseded, stageOf, withoutMark, type DataFileDoc} from '../../lib/pipeline/index.js';
 import type {CouchServer} from '../support/couch-server.js';
 
 /**
  * Every completed entry seen of each document, checked against each later revision: an entry missing
- * from a later revision (or a document deleted) is lost; two completed entries for one step and version
- * in any revision make a double completion.
+ * from a later revision (or a document deleted) is lost (an entry marked superseded since is the same
+ * entry); two completions of record (completed, not marked superseded) for one step and version in any
+ * revision make a double completion. A re-execution that a merge marked as superseded is counted apart:
+ * at least once is the promise, one completion of record per step and version is the guarantee.
  */
 export class EntryLedger {
   /** Per document: completed entries seen (JSON of the entry). */
   readonly #seen = new Map<string, Set<string>>();
   /** `id entry-json` of each lost entry. */
   readonly lost = new Set<string>();
-  /** Ids of documents that ever held two completed entries for one step and version. */
+  /** Ids of documents that ever held two completions of record for one step and version. */
   readonly doubles = new Set<string>();
+  /** `id entry-json` of each completed entry seen marked as superseded (a re-execution, kept as history). */
+  readonly superseded = new Set<string>();
   /** Ids of documents seen at the final stage. */
   readonly atFinal = new Set<string>();
   /** Distinct completed entries seen. */
@@ -39,10 +44,11 @@ export class EntryLedger {
       const perStep = new Map<string, number>();
       for (const entry of doc.process) {
         if (!isCompleted(entry)) continue;
-        const key = JSON.stringify(entry);
+        const key = JSON.stringify(withoutMark(entry));
         const step = `${entry.name}|${entry.version ?? ''}`;
         present.add(key);
-        perStep.set(step, (perStep.get(step) ?? 0) + 1);
+        if (isOfRecord(entry)) perStep.set(step, (perStep.get(step) ?? 0) + 1);
+        if (isSuperseded(entry)) this.superseded.add(`${id} ${key}`);
         if (!known.has(key)) {
           known.add(key);
           this.completions++;
