@@ -37,6 +37,7 @@ export function printStatus(io: Io, status: StatusCounts): void {
   io.out(line('stage', 'documents', headers));
   for (const [stage, row] of rows) io.out(line(stage, String(DOC_STATES.reduce((n, s) => n + row[s], 0)), DOC_STATES.map((s) => String(row[s]))));
   io.out(line('total', String(status.total), DOC_STATES.map((s) => String(rows.reduce((n, [, row]) => n + row[s], 0)))));
+  io.out(`conflicted: ${status.conflicted} (documents with replication conflicts now; a running listener merges them)`);
   io.out('(row S: waiting = completed S, waiting for the next step; in-progress, retrying, failed = inside step S; done = completed the last step)');
   io.out('(the documents of a cell: edw list --stage ROW --COLUMN; of a row: edw list --stage ROW)');
 }
@@ -44,7 +45,7 @@ export function printStatus(io: Io, status: StatusCounts): void {
 export function statusCommand(state: CliState): Command {
   return new Command('status')
     .description('data-file documents per row (new and each step) and state (waiting, in progress, retrying, failed, done, bad)')
-    .option('--json', 'print {"total","stages","failed","in_progress","bad","rows"}')
+    .option('--json', 'print {"total","stages","failed","in_progress","bad","rows","conflicted"}')
     .action(async (options: {json?: boolean}, command: Command) => {
       const config = readConfig(globals(command), state.io);
       const status = await withStore(config, (store) => statusCounts(store, config.steps.map((s) => s.name)));

@@ -40,24 +40,35 @@ export async function loadChosenSteps(config: Config, names: string[] = []): Pro
  * Run loaded steps on an open store. What it says while it runs (a status line on a terminal,
  * summaries, `caught up`, and `stopped` with the totals once the run has ended) is ListenReport's.
  */
-export async function runSteps(config: Config, store: Store, log: Logger, io: Io, options: {steps: ChainStep[]; once?: boolean}): Promise<ListenRun> {
-  await checkDesign(store);
+export async function runSteps(config: Config, store: Store, log: Logger, io: Io, options: {steps: ChainStep[]; once?: boolean; designChecked?: boolean}): Promise<ListenRun> {
+  if (!options.designChecked) await checkDesign(store);
   const runner = new Runner({
     store, steps: options.steps, log, once: options.once,
     leaseMs: config.listen.leaseMs, pollMs: config.listen.pollMs, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs,
-    countsMs: config.listen.countsMs,
+    countsMs: config.listen.countsMs, conflictsMs: config.listen.conflictsMs,
   });
   const report = new ListenReport({runner, log, io}).start();
   return {runner, summary: runner.run().finally(() => report.stop())};
 }
 
 /**
- * Open the configured database for a listener, waiting (with capped backoff, one log line when it
- * goes and one when it is back) while a server cannot be reached. An embedded database held by
- * another process is not an outage: that fails at once. Undefined when `signal` aborts first.
+ * Open the configured database for a listener and check its design document, waiting (with capped
+ * backoff, one log line when it goes and one when it is back) while a server cannot be reached or
+ * cannot answer (a cluster whose nodes are restarting). An embedded database held by another process
+ * is not an outage, nor is a missing or outdated design document: those fail at once. Undefined when
+ * `signal` aborts first.
  */
 async function openWhenReachable(config: Config, log: Logger, signal: AbortSignal): Promise<Store | undefined> {
-  const open = () => openStore({...config.database, share: true});
+  const open = async (): Promise<Store> => {
+    const store = await openStore({...config.database, share: true});
+    try {
+      await checkDesign(store);
+      return store;
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  };
   if (!isServerUrl(config.database.url)) return open();
   const reach = new Reachability({log, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs});
   return reach.call('open the database', open, signal);
@@ -102,7 +113,7 @@ export function listenCommand(state: CliState): Command {
         const store = options.once ? await openStore({...config.database, share: true}) : await openWhenReachable(config, log, waiting.signal);
         if (!store) return;
         try {
-          const run = await runSteps(config, store, log, io, {steps, once: options.once});
+          const run = await runSteps(config, store, log, io, {steps, once: options.once, designChecked: !options.once});
           runner = run.runner;
           if (signals > 0) void runner.stop(config.listen.stopTimeoutMs);
           log.info('listening', {steps: runner.stepListeners.map((l) => l.step.name), database: store.location});

@@ -9,6 +9,7 @@ import {StepListener, type ListenerOptions, type StepEvent} from './listener.js'
 import type {ChainStep} from './step.js';
 import {Heartbeat} from './heartbeat.js';
 import {CountsKeeper} from './counts-keeper.js';
+import {ConflictKeeper} from './conflict-keeper.js';
 import {Reachability} from './reachability.js';
 import {WriteBatcher} from './batcher.js';
 import {SharedFeed} from './feed.js';
@@ -32,6 +33,8 @@ export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner' | 
    * pouchdb-server (see CountsKeeper); 0 keeps none. @default 2000
    */
   countsMs?: number;
+  /** Milliseconds between sweeps for conflicted documents at any stage (see ConflictKeeper); 0 sweeps none. @default 2000 */
+  conflictsMs?: number;
 }
 
 export interface RunSummary {
@@ -63,7 +66,8 @@ export interface Progress {
  * the work is drained: for `once` it then stops.
  *
  * Events: `progress` (a document completed, failed or will be retried), `caught-up` (nothing waits at
- * any of the steps' stages: once after start, and again after each outage).
+ * any of the steps' stages: once after start, and again after each outage), `conflicts-merged` ({id}:
+ * the conflict keeper merged a document's conflicting revisions).
  */
 export class Runner extends EventEmitter {
   readonly stepListeners: StepListener[];
@@ -80,6 +84,7 @@ export class Runner extends EventEmitter {
   #errors: unknown[] = [];
   readonly #heartbeat: Heartbeat | undefined;
   readonly #counts: CountsKeeper | undefined;
+  readonly #conflicts: ConflictKeeper | undefined;
   readonly #feed: SharedFeed;
 
   constructor(options: RunnerOptions) {
@@ -109,6 +114,10 @@ export class Runner extends EventEmitter {
       });
     }
     if (options.countsMs !== 0) this.#counts = new CountsKeeper({store: options.store, log: options.log, intervalMs: options.countsMs, owner});
+    if (options.conflictsMs !== 0) {
+      this.#conflicts = new ConflictKeeper({store: options.store, log: options.log, intervalMs: options.conflictsMs, owner});
+      this.#conflicts.on('merged', (event: {id: string}) => this.emit('conflicts-merged', event));
+    }
     for (const listener of this.stepListeners) {
       const counts: StepCounts = {completed: 0, failed: 0, retried: 0};
       this.#steps[listener.step.name] = counts;
@@ -168,6 +177,7 @@ export class Runner extends EventEmitter {
       for (const listener of this.stepListeners) void listener.start();
       this.#heartbeat?.start();
       void this.#counts?.start();
+      this.#conflicts?.start();
       if (this.#options.once) {
         // Besides idle events, look now and then: work held by another listener's claim ends by time.
         this.#onceTimer = setInterval(() => void this.#checkDrained(), 1000);
@@ -193,6 +203,7 @@ export class Runner extends EventEmitter {
       }
       await this.#heartbeat?.stop();
       await this.#counts?.stop();
+      await this.#conflicts?.stop();
       this.#finish?.();
     })();
     return this.#stopping;
