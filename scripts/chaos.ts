@@ -94,7 +94,10 @@ export interface ChaosReport {
   server: string;
   documents: number;
   lost: number;
+  /** Documents that ever held two completions of record (not marked superseded) of one step and version. */
   doubleCompletions: number;
+  /** Completed entries marked as superseded by their step's completion of record: re-executions kept as history. */
+  superseded: number;
   stuck: number;
   kills: number;
   databaseRestarts: number;
@@ -328,7 +331,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     // A document registered but gone is lost work too (its entries were counted by observe if seen).
     const missing = o.files - documents;
     return {
-      server: serverLabel, documents, lost: lost.size, doubleCompletions: watcher.ledger.doubles.size,
+      server: serverLabel, documents, lost: lost.size, doubleCompletions: watcher.ledger.doubles.size, superseded: watcher.ledger.superseded.size,
       stuck: stuck + Math.max(0, missing), kills, databaseRestarts, reExecutions: Math.max(0, tokens - completed),
       seconds: Math.round(seconds), unexpectedExits: slots.reduce((n, s) => n + s.unexpectedExits, 0), stallSeconds: o.stallSeconds,
       stalled: !finished(), nodeKills, conflictedAtEnd, hiddenMeanwhile: [...watcher.ledger.vanished].filter((entry) => !lost.has(entry)).length,
@@ -349,7 +352,8 @@ export function formatReport(r: ChaosReport): string[] {
     `stall limit: ${r.stallSeconds} s${r.stalled ? ' (reached)' : ''}`,
     `documents: ${r.documents}`,
     `lost: ${r.lost}`,
-    `double completions: ${r.doubleCompletions}`,
+    `double completions of record: ${r.doubleCompletions}`,
+    `superseded re-executions: ${r.superseded}`,
     `stuck: ${r.stuck}`,
     `conflicted at end: ${r.conflictedAtEnd}`,
     `listener processes that exited by themselves: ${r.unexpectedExits}`,

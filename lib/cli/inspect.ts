@@ -2,7 +2,7 @@ import {Command} from 'commander';
 import {formatDuration} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
 import {DOC_STATES, INSIDE_STATES, eachDetection, failedAt, listDocuments, listListeners, nextStep, parseTime, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
-import {isDataFile, stageOf, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
+import {isDataFile, stageOf, supersedingIndex, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {globals, type CliState} from './command.js';
 import {numberOption} from './options.js';
 import {plural} from './text.js';
@@ -145,11 +145,18 @@ export function listCommand(state: CliState): Command {
   });
 }
 
-function describeEntry(entry: ProcessEntry, index: number): string {
+/** One line of `edw show`'s timeline; a superseded re-execution says which entry is the completion of record. */
+function describeEntry(entry: ProcessEntry, index: number, process: readonly ProcessEntry[]): string {
   const when = entry.finished ?? entry.started ?? '';
-  const status = entry.status ?? 'done (seed)';
+  const status = entry.superseded ? 'superseded' : entry.status ?? 'done (seed)';
   const what = entry.error ? `error: ${entry.error.message}` : entry.result?.outputs?.[0]?.path ?? entry.file ?? '';
-  return `${String(index + 1).padStart(3)}. ${entry.name.padEnd(20)} ${status.padEnd(11)} ${when}  ${entry.host ?? entry.hostname ?? ''} v${entry.version ?? '-'} #${entry.attempt ?? 1}  ${what}`;
+  let line = `${String(index + 1).padStart(3)}. ${entry.name.padEnd(20)} ${status.padEnd(11)} ${when}  ${entry.host ?? entry.hostname ?? ''} v${entry.version ?? '-'} #${entry.attempt ?? 1}  ${what}`;
+  if (entry.superseded) {
+    const record = supersedingIndex(process, entry);
+    const by = entry.superseded.by ?? {};
+    line += `  (superseded by ${record === -1 ? `the completion finished ${by.finished ?? '?'} on ${by.host ?? '?'}` : `entry ${record + 1}`})`;
+  }
+  return line;
 }
 
 export function showCommand(state: CliState): Command {
@@ -172,7 +179,7 @@ export function showCommand(state: CliState): Command {
       }
       const d = doc as DataFileDoc;
       io.out(`${d._id}  run ${d.run ?? '-'}  status ${d.status ?? '-'}  stage ${stageOf(d)}  md5 ${d.md5sum ?? '-'}  ${d.original_file ?? ''}`);
-      d.process.forEach((entry, i) => io.out(describeEntry(entry, i)));
+      d.process.forEach((entry, i) => io.out(describeEntry(entry, i, d.process)));
       if (d.edw?.failed) io.out(`failed for good at ${d.edw.failed.step} after ${plural(d.edw.failed.attempts, 'attempt')}: ${d.edw.failed.error} (edw retry ${d._id})`);
       else if (d.edw?.retry) io.out(`retry of ${d.edw.retry.step} due at ${new Date(d.edw.retry.next).toISOString()}`);
       if (d.edw?.claim) io.out(`claimed by ${d.edw.claim.owner} for ${d.edw.claim.step} until ${new Date(d.edw.claim.expires).toISOString()}`);

@@ -414,7 +414,7 @@ export class StepListener extends EventEmitter {
     try {
       recorded = await this.#record(id, held.doc, log, (doc) => {
         handed = undefined;
-        if (hasEntry(doc, entry)) return null;
+        if (hasEntry(doc, entry, token)) return null;
         const after = withEntry(doc, token, this.#owner, entry, result);
         const ready = next ? readiness(after, next.step, this.#now(), this.#owner) : undefined;
         if (!next || ready?.kind !== 'run') return after;

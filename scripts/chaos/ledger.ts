@@ -1,22 +1,25 @@
 /**
  * The chaos run's witness: a watcher on the database's own feed and the ledger of every completed entry
- * it saw, which counts entries that vanished and steps completed twice.
+ * it saw, which counts entries that vanished, steps with two completions of record, and re-executions
+ * marked as superseded.
  */
 import {setTimeout as delay} from 'node:timers/promises';
-import {isCompleted, isDataFile, stageOf, type DataFileDoc, type ProcessEntry} from '../../lib/pipeline/index.js';
+import {isCompleted, isDataFile, isOfRecord, isSuperseded, stageOf, withoutMark, type DataFileDoc, type ProcessEntry} from '../../lib/pipeline/index.js';
 import type {CouchServer} from '../support/couch-server.js';
 
 /** An entry's identity: its JSON, without the mark a merge may add to a completion it supersedes. */
 function entryKey(entry: ProcessEntry): string {
-  return JSON.stringify({...entry, superseded: undefined});
+  return JSON.stringify(withoutMark(entry));
 }
 
 /**
  * Every completed entry seen of each document, checked against each later revision and against the
  * final state: an entry missing from a later revision is `vanished` (on a CouchDB cluster the winning
  * revision can flip to a conflict's other branch until the branches are merged); one missing from the
- * final state (or whose document is gone) is lost. Two completed entries for one step and version in
- * any revision make a double completion.
+ * final state (or whose document is gone) is lost. An entry marked superseded since is the same entry.
+ * Two completions of record (completed, not marked superseded) for one step and version in any
+ * revision make a double completion. A re-execution that a merge marked as superseded is counted apart:
+ * at least once is the promise, one completion of record per step and version is the guarantee.
  */
 export class EntryLedger {
   /** Per document: completed entries seen (JSON of the entry). */
@@ -25,8 +28,10 @@ export class EntryLedger {
   readonly vanished = new Set<string>();
   /** `id entry-json` of each entry missing from the final state (see `settle`). */
   readonly lost = new Set<string>();
-  /** Ids of documents that ever held two completed entries for one step and version. */
+  /** Ids of documents that ever held two completions of record for one step and version. */
   readonly doubles = new Set<string>();
+  /** `id entry-json` of each completed entry seen marked as superseded (a re-execution, kept as history). */
+  readonly superseded = new Set<string>();
   /** Ids of documents seen at the final stage. */
   readonly atFinal = new Set<string>();
   /** Distinct completed entries seen. */
@@ -52,7 +57,8 @@ export class EntryLedger {
         present.add(key);
         if (!isCompleted(entry)) continue;
         const step = `${entry.name}|${entry.version ?? ''}`;
-        perStep.set(step, (perStep.get(step) ?? 0) + 1);
+        if (isOfRecord(entry)) perStep.set(step, (perStep.get(step) ?? 0) + 1);
+        if (isSuperseded(entry)) this.superseded.add(`${id} ${key}`);
         if (!known.has(key)) {
           known.add(key);
           this.completions++;
