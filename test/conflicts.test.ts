@@ -1,6 +1,7 @@
 import {join} from 'node:path';
 import test from 'ava';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
+import {scanConflicts} from '../lib/conflicts/index.js';
 import {statusCounts} from '../lib/inspect/index.js';
 import {mergeRevisions, stageOf, type DataFileDoc, type ProcessEntry} from '../lib/pipeline/index.js';
 import {resolveConflicts} from '../lib/runtime/index.js';
@@ -111,5 +112,24 @@ for (const backend of backends) {
     t.is(stageOf(after), 'ingest_detections');
     t.deepEqual(started, [], 'no step ran');
     t.is((await statusCounts(store, steps)).conflicted, 0);
+  });
+}
+
+for (const backend of backends) {
+  test(`${backend.name}: a scan reads again for a while a document with several leaves that is not conflicted when read`, async (t) => {
+    const store = await backend.open(t);
+    const first = entry('move_to_sps', '2026-01-01T00:00:01.000Z', 'site-a');
+    const second = entry('move_to_sps', '2026-01-01T00:00:02.000Z', 'site-b');
+    await conflicted(store, {_id: 's1', status: 'good', process: []} as DataFileDoc, [first], [second]);
+    const found = await scanConflicts(store, {now: 1000});
+    t.deepEqual(found.conflicted, ['s1']);
+    await resolveConflicts(store, 's1');
+    // Merged: two leaves remain (one deleted), so the feed still shows it as a candidate.
+    const after = await scanConflicts(store, {now: 2000});
+    t.deepEqual(after.conflicted, []);
+    t.deepEqual(after.suspects, {s1: 2000});
+    // From the saved position, with nothing new on the feed: still read, until suspectMs has passed.
+    t.deepEqual((await scanConflicts(store, {since: after.seq, suspects: after.suspects, now: 3000, suspectMs: 5000})).suspects, {s1: 2000});
+    t.deepEqual((await scanConflicts(store, {since: after.seq, suspects: after.suspects, now: 8000, suspectMs: 5000})).suspects, {});
   });
 }

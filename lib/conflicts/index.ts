@@ -20,11 +20,20 @@ export interface ConflictsState {
   seq: string;
   /** Documents that were conflicted at that position and not merged yet. */
   ids: string[];
+  /**
+   * Documents the feed showed with more than one leaf revision that were not conflicted when read,
+   * with when they were first seen (epoch ms): read again at each sweep for a while (see
+   * ScanOptions.suspectMs). On a cluster a read answered by copies the losing branch has not reached
+   * yet shows no `_conflicts`, and the copy that got it later may not be the one the feed reads.
+   */
+  suspects: Record<string, number>;
 }
 
 export function parseConflictsState(body: Record<string, unknown> | null): ConflictsState | undefined {
   if (!body || typeof body.owner !== 'string' || typeof body.at !== 'number' || typeof body.seq !== 'string' || !Array.isArray(body.ids)) return undefined;
-  return {owner: body.owner, at: body.at, seq: body.seq, ids: body.ids.filter((id): id is string => typeof id === 'string')};
+  const suspects = typeof body.suspects === 'object' && body.suspects !== null && !Array.isArray(body.suspects)
+    ? Object.fromEntries(Object.entries(body.suspects).filter((e): e is [string, number] => typeof e[1] === 'number')) : {};
+  return {owner: body.owner, at: body.at, seq: body.seq, ids: body.ids.filter((id): id is string => typeof id === 'string'), suspects};
 }
 
 export interface ScanOptions {
@@ -32,6 +41,12 @@ export interface ScanOptions {
   since?: string;
   /** Documents already known to be conflicted: looked at again whatever the feed shows. */
   known?: Iterable<string>;
+  /** Suspects from earlier scans (id: first seen, epoch ms): looked at again until `suspectMs` after first seen. */
+  suspects?: Record<string, number>;
+  /** How long a document with several leaves but no conflict is read again at each scan. @default 300000 */
+  suspectMs?: number;
+  /** Epoch ms; for tests. @default Date.now() */
+  now?: number;
   /** Changes per request. @default 1000 */
   pageSize?: number;
   /** Stop reading after this many pages (the rest is read next time). @default no limit */
@@ -43,6 +58,8 @@ export interface ScanOptions {
 export interface ScanResult {
   seq: string;
   conflicted: string[];
+  /** Documents with several leaves but no conflict now, to read again next time (id: first seen). */
+  suspects: Record<string, number>;
   /** Whether the feed was read to its end (false when `maxPages` cut it short). */
   complete: boolean;
 }
@@ -50,17 +67,24 @@ export interface ScanResult {
 /**
  * Read the feed from `since` with every leaf revision of each document (no document bodies): a
  * document with more than one leaf has, or once had, conflicts (CouchDB and PouchDB keep deleted
- * losing leaves); each such one is read with `conflicts=true` to tell which still are.
+ * losing leaves); those, the known ones and the suspects are read with `conflicts=true` (one request
+ * a page of ids) to tell which are conflicted now.
  */
 export async function scanConflicts(store: Store, options: ScanOptions = {}): Promise<ScanResult> {
-  const candidates = new Set(options.known ?? []);
+  const now = options.now ?? Date.now();
+  const suspectMs = options.suspectMs ?? 300_000;
+  const firstSeen = new Map<string, number>(Object.entries(options.suspects ?? {}).filter(([, at]) => now - at < suspectMs));
+  const candidates = new Set([...(options.known ?? []), ...firstSeen.keys()]);
   let seq = options.since ?? '0';
   let complete = false;
   for (let pages = 0; pages < (options.maxPages ?? Infinity); pages++) {
     const page = await store.changes({since: seq, allLeaves: true, limit: options.pageSize ?? 1000, signal: options.signal});
     options.signal?.throwIfAborted();
     for (const change of page.results) {
-      if ((change.leaves?.length ?? 0) > 1) candidates.add(change.id);
+      if ((change.leaves?.length ?? 0) > 1 && !change.id.startsWith('_design/')) {
+        candidates.add(change.id);
+        if (!firstSeen.has(change.id)) firstSeen.set(change.id, now);
+      }
     }
     const moved = page.lastSeq !== seq;
     seq = page.lastSeq;
@@ -70,11 +94,17 @@ export async function scanConflicts(store: Store, options: ScanOptions = {}): Pr
     }
   }
   const conflicted: string[] = [];
-  for (const id of candidates) {
-    const doc = await store.get(id, {conflicts: true, signal: options.signal});
-    if (doc?._conflicts?.length) conflicted.push(id);
+  const suspects: Record<string, number> = {};
+  const ids = [...candidates];
+  for (let i = 0; i < ids.length; i += 200) {
+    const page = ids.slice(i, i + 200);
+    const docs = await store.getMany(page, options.signal, {conflicts: true});
+    page.forEach((id, k) => {
+      if (docs[k]?._conflicts?.length) conflicted.push(id);
+      else if (docs[k] && firstSeen.has(id)) suspects[id] = firstSeen.get(id)!;
+    });
   }
-  return {seq, conflicted, complete};
+  return {seq, conflicted, suspects, complete};
 }
 
 /**
@@ -89,10 +119,10 @@ export async function countConflicted(store: Store, signal?: AbortSignal): Promi
     return Number(result.rows[0]?.value ?? 0);
   }
   const saved = parseConflictsState(await store.getLocal(CONFLICTS_ID, signal));
-  const scan = await scanConflicts(store, {since: saved?.seq, known: saved?.ids, signal});
+  const scan = await scanConflicts(store, {since: saved?.seq, known: saved?.ids, suspects: saved?.suspects, signal});
   // Saved for the next reader (a database no listener has run on reads its feed from 0 once), under
   // the keeper's name and time as they were, so that a keeper at work is not displaced.
-  if (scan.seq !== saved?.seq) await saveConflictsState(store, {owner: saved?.owner ?? '', at: saved?.at ?? 0, seq: scan.seq, ids: scan.conflicted}, signal);
+  if (scan.seq !== saved?.seq) await saveConflictsState(store, {owner: saved?.owner ?? '', at: saved?.at ?? 0, seq: scan.seq, ids: scan.conflicted, suspects: scan.suspects}, signal);
   return scan.conflicted.length;
 }
 

@@ -119,9 +119,9 @@ export class ConflictKeeper extends EventEmitter {
     }
     const save = (state: Omit<ConflictsState, 'owner' | 'at'>): Promise<void> => saveConflictsState(store, {owner: this.#owner, at: Date.now(), ...state}, signal);
     // Taking over: say so first, so that others leave it while this sweep reads.
-    if (saved?.owner !== this.#owner) await save({seq: saved?.seq ?? '0', ids: saved?.ids ?? []});
+    if (saved?.owner !== this.#owner) await save({seq: saved?.seq ?? '0', ids: saved?.ids ?? [], suspects: saved?.suspects ?? {}});
     this.#keeping = true;
-    const scan = await scanConflicts(store, {since: saved?.seq, known: saved?.ids, pageSize: this.#options.pageSize, maxPages: this.#options.maxPages ?? 50, signal});
+    const scan = await scanConflicts(store, {since: saved?.seq, known: saved?.ids, suspects: saved?.suspects, pageSize: this.#options.pageSize, maxPages: this.#options.maxPages ?? 50, signal});
     const left: string[] = [];
     for (const id of scan.conflicted) {
       try {
@@ -134,6 +134,6 @@ export class ConflictKeeper extends EventEmitter {
         log.warn('conflicts not merged, will try again', {docId: id, error: errorMessage(error)});
       }
     }
-    await save({seq: scan.seq, ids: left});
+    await save({seq: scan.seq, ids: left, suspects: scan.suspects});
   }
 }

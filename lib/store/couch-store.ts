@@ -179,10 +179,10 @@ export class CouchStore implements Store {
     }
   }
 
-  async getMany(ids: string[], signal?: AbortSignal): Promise<(Doc | null)[]> {
+  async getMany(ids: string[], signal?: AbortSignal, options: {conflicts?: boolean} = {}): Promise<(Doc | null)[]> {
     if (ids.length === 0) return [];
     const result = await this.#request<{rows: Array<{doc?: Doc | null}>}>('read documents', {
-      method: 'post', path: '_all_docs', qs: {include_docs: true}, body: {keys: ids}, signal,
+      method: 'post', path: '_all_docs', qs: {include_docs: true, ...(options.conflicts ? {conflicts: true} : {})}, body: {keys: ids}, signal,
     });
     return result.rows.map((row) => row.doc ?? null);
   }

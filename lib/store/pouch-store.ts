@@ -88,10 +88,10 @@ export class PouchStore implements Store {
     }
   }
 
-  async getMany(ids: string[]): Promise<(Doc | null)[]> {
+  async getMany(ids: string[], _signal?: AbortSignal, options: {conflicts?: boolean} = {}): Promise<(Doc | null)[]> {
     if (ids.length === 0) return [];
     try {
-      return await this.#currentRevisions(ids);
+      return await this.#currentRevisions(ids, options.conflicts);
     } catch (error) {
       throw await this.#error(error, 'read documents');
     }
@@ -178,8 +178,8 @@ export class PouchStore implements Store {
    * `allDocs({keys})`: PouchDB answers that with one LevelDB range scan per key, which made a third of
    * a busy listener's CPU.
    */
-  #currentRevisions(ids: string[]): Promise<(Doc | null)[]> {
-    return Promise.all(ids.map((id) => this.#db.get(id).then((doc) => doc as Doc, (error: {status?: number}) => {
+  #currentRevisions(ids: string[], conflicts = false): Promise<(Doc | null)[]> {
+    return Promise.all(ids.map((id) => this.#db.get(id, conflicts ? {conflicts: true} : {}).then((doc) => doc as Doc, (error: {status?: number}) => {
       if (error?.status === 404) return null;
       throw error;
     })));

@@ -133,7 +133,7 @@ export interface Store {
   /** A document, or null when it does not exist (or is deleted). */
   get(id: string, options?: GetOptions): Promise<Doc | null>;
   /** Many documents by id in one request; null where missing. Same order as `ids`. */
-  getMany(ids: string[], signal?: AbortSignal): Promise<(Doc | null)[]>;
+  getMany(ids: string[], signal?: AbortSignal, options?: {conflicts?: boolean}): Promise<(Doc | null)[]>;
   /** Write one document; throws ConflictError on a stale `_rev`, ForbiddenError when validation refuses it. */
   put(doc: Doc, signal?: AbortSignal): Promise<string>;
   /** Write many documents through `_bulk_docs`; one outcome per document, in order. */
