@@ -1,6 +1,7 @@
 /**
  * The shape of the code, checked on its sources: no two folders of lib/ (and listeners/) import each
- * other, directly or through others (a folder is one layer: what it imports sits below it) (issue 15).
+ * other, directly or through others (a folder is one layer: what it imports sits below it), and the
+ * runtime's files stay short (issue 15).
  */
 import {readdir, readFile} from 'node:fs/promises';
 import {dirname, join, relative, resolve, sep} from 'node:path';
@@ -9,6 +10,7 @@ import test from 'ava';
 import ts from 'typescript';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MAX_RUNTIME_LINES = 250;
 
 async function sourceFiles(folder: string): Promise<string[]> {
   const entries = await readdir(join(ROOT, folder), {recursive: true, withFileTypes: true});
@@ -120,4 +122,15 @@ test('no two folders of lib/ and listeners/ import each other, directly or throu
   const edges = await folderGraph();
   t.true(edges.has('lib/runtime') && edges.has('listeners'), 'the sources were read');
   t.deepEqual(findCycles(edges), []);
+});
+
+test(`no file in lib/runtime is over ${MAX_RUNTIME_LINES} lines`, async (t) => {
+  const files = await sourceFiles('lib/runtime');
+  t.true(files.length > 0);
+  const long: string[] = [];
+  for (const file of files) {
+    const lines = (await readFile(join(ROOT, file), 'utf8')).split('\n').length - 1;
+    if (lines > MAX_RUNTIME_LINES) long.push(`${file}: ${lines} lines`);
+  }
+  t.deepEqual(long, []);
 });
