@@ -77,7 +77,10 @@ export class LeaseKeeper {
 
   /** Keep claim `token` on `doc` (the revision that wrote it) alive until the lease is released. */
   hold(doc: DataFileDoc, token: number): Lease {
-    const held: Held = {doc, token, writtenAt: this.#now(), renewing: false, lost: new AbortController()};
+    // Written when its lease began: a hand-over that waited in its queue is due sooner than a fresh claim.
+    const expires = doc.edw?.claim?.token === token ? doc.edw.claim.expires : undefined;
+    const writtenAt = Math.min(this.#now(), expires === undefined ? Infinity : expires - this.#leaseMs);
+    const held: Held = {doc, token, writtenAt, renewing: false, lost: new AbortController()};
     this.#held.add(held);
     this.#tick();
     return {
