@@ -19,9 +19,13 @@ export interface AttemptContext {
   log: Logger;
   /** This process's identity in claims. */
   owner: string;
+  /** How long a claim holds the document. */
   leaseMs: number;
+  /** First delay before a retry of a step that failed with an error that may pass, doubled per attempt. */
   backoffMs: number;
+  /** Cap on that delay. */
   maxBackoffMs: number;
+  /** Milliseconds since the epoch. */
   now: () => number;
   /** Claims and results go out through it (the process's WriteBatcher). */
   write: Write;
@@ -37,7 +41,9 @@ export interface AttemptContext {
 
 /** The claim of the next step that a result write may take too (see Router.reserveNext). */
 export interface NextClaim {
+  /** The next step (its readiness decides whether the written document may be claimed for it). */
   step: ChainStep;
+  /** Its claim, starting now. */
   spec(): ClaimSpec;
 }
 
