@@ -4,6 +4,17 @@
  *
  *   node dist/scripts/chaos.js [--files N] [--seed S] [--stall SECONDS] [--listeners N]
  *                              [--kill-interval MS] [--completions-per-kill N] [--restarts N] [--keep]
+ *                              [--nodes URL,URL,... --node-kill CMD --node-start CMD [--node-down MS]]
+ *
+ * Against a CouchDB cluster (`--nodes`, or EDW_CHAOS_NODES: the nodes' root URLs with an admin's
+ * credentials; edw talks to the first), it also kills each node once and starts it again: the others
+ * first, the first node last, when 1/(N+1), 2/(N+1)... of the step completions are seen. `--node-kill`
+ * and `--node-start` (or EDW_CHAOS_NODE_KILL, EDW_CHAOS_NODE_START) are shell commands in which `{n}`
+ * is the node's number (1 for the first URL); the start command returns once the node answers. A node
+ * stays down `--node-down` ms (default 5000). After the last document reaches the final stage the run
+ * waits (up to the stall limit) for the listeners to merge every conflicted document, then reads the
+ * final state: an entry seen completed that is not in the final document is lost; a document still
+ * carrying `_conflicts` counts as conflicted at end.
  *
  * It starts pouchdb-server on disk on a free loopback port (or uses the CouchDB named by
  * EDW_TEST_COUCHDB_URL, which it cannot restart), simulates and registers N small files, runs
@@ -20,7 +31,9 @@
  * the completed entries is a step started again (after a kill, a lost lease, an outage or a retryable
  * failure). It is an upper bound: a listener killed between its claim and the step's start counts too.
  */
+import {exec} from 'node:child_process';
 import {existsSync} from 'node:fs';
+import {promisify} from 'node:util';
 import {mkdtemp, rm, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {dirname, join, resolve} from 'node:path';
@@ -66,6 +79,14 @@ export interface ChaosOptions {
   keep?: boolean;
   /** Where progress notes go. @default stderr */
   note?: (line: string) => void;
+  /** Root URLs (with an admin's credentials) of a CouchDB cluster's nodes; edw talks to the first. @default EDW_CHAOS_NODES, comma-separated */
+  nodes?: string[];
+  /** Shell command that kills node `{n}` (1-based). @default EDW_CHAOS_NODE_KILL */
+  nodeKill?: string;
+  /** Shell command that starts node `{n}` and returns once it answers. @default EDW_CHAOS_NODE_START */
+  nodeStart?: string;
+  /** How long a killed node stays down before it is started again, in ms. @default 5000 */
+  nodeDownMs?: number;
 }
 
 export interface ChaosReport {
@@ -73,7 +94,10 @@ export interface ChaosReport {
   server: string;
   documents: number;
   lost: number;
+  /** Documents that ever held two completions of record (not marked superseded) of one step and version. */
   doubleCompletions: number;
+  /** Completed entries marked as superseded by their step's completion of record: re-executions kept as history. */
+  superseded: number;
   stuck: number;
   kills: number;
   databaseRestarts: number;
@@ -81,6 +105,12 @@ export interface ChaosReport {
   seconds: number;
   /** Listener processes that exited without being killed by the run (each is restarted). */
   unexpectedExits: number;
+  /** Cluster nodes killed and started again. */
+  nodeKills: number;
+  /** Documents still carrying `_conflicts` in the final state. */
+  conflictedAtEnd: number;
+  /** Completed entries that some revision seen on the feed did not show for a while (a conflict's losing branch), found again in the final state. */
+  hiddenMeanwhile: number;
   stallSeconds: number;
   /** Whether the run ended because nothing completed for `stallSeconds` (not every document done). */
   stalled: boolean;
@@ -131,19 +161,26 @@ ${step('ingest_detections', 'signal_processing', 'threshold = 50\nconcurrency = 
 
 /** Run the chaos scenario and return its figures. Throws only when it could not set up. */
 export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport> {
+  const env = process.env;
   const o = {files: 1000, seed: 1, stallSeconds: 120, listenersPerStep: 4, killIntervalMs: 2000, completionsPerKill: 1, restarts: 2, leaseMs: 2000, keep: false,
+    nodes: (env.EDW_CHAOS_NODES ?? '').split(',').map((url) => url.trim()).filter(Boolean), nodeKill: env.EDW_CHAOS_NODE_KILL ?? '', nodeStart: env.EDW_CHAOS_NODE_START ?? '', nodeDownMs: 5000,
     note: (line: string): void => void process.stderr.write(`${line}\n`),
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined))} as Required<Omit<ChaosOptions, 'bin'>> & {bin?: string};
   for (const [name, value, min] of [['files', o.files, 1], ['listenersPerStep', o.listenersPerStep, 1], ['restarts', o.restarts, 0],
-    ['stallSeconds', o.stallSeconds, 1], ['killIntervalMs', o.killIntervalMs, 1], ['completionsPerKill', o.completionsPerKill, 1], ['leaseMs', o.leaseMs, 100]] as const) {
+    ['stallSeconds', o.stallSeconds, 1], ['killIntervalMs', o.killIntervalMs, 1], ['completionsPerKill', o.completionsPerKill, 1], ['leaseMs', o.leaseMs, 100], ['nodeDownMs', o.nodeDownMs, 0]] as const) {
     if (!Number.isSafeInteger(value) || value < min) throw new TypeError(`chaos option ${name}: expected an integer of at least ${min}, got ${String(value)}`);
+  }
+  const cluster = o.nodes.length > 0;
+  if (cluster && (!o.nodeKill.includes('{n}') || !o.nodeStart.includes('{n}'))) {
+    throw new TypeError('chaos option nodes: a cluster needs --node-kill and --node-start commands (or EDW_CHAOS_NODE_KILL, EDW_CHAOS_NODE_START), each with {n} for the node number');
   }
   const bin = o.bin ?? defaultBin();
   const random = seededRandom(o.seed);
   const dir = await mkdtemp(join(tmpdir(), 'edw-chaos-'));
-  const server = await startCouchServer({onDisk: true});
+  const server = await startCouchServer({onDisk: true, ...(cluster ? {externalUrl: o.nodes[0]} : {})});
   const restarts = server.canRestart ? o.restarts : 0;
-  const serverLabel = server.canRestart ? 'pouchdb-server on disk' : `CouchDB at ${server.location} (not restarted: the run cannot stop it)`;
+  const serverLabel = server.canRestart ? 'pouchdb-server on disk'
+    : cluster ? `CouchDB cluster of ${o.nodes.length} nodes, edw at ${server.location}` : `CouchDB at ${server.location} (not restarted: the run cannot stop it)`;
   const slots: ListenerSlot[] = [];
   let watcher: FeedWatcher | undefined;
   try {
@@ -224,6 +261,23 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
         setTimeout(() => slot.start(), downMs);
       }
     })();
+    // Cluster nodes: each killed once and started again, the others first and the one edw talks to
+    // last, when 1/(N+1), 2/(N+1)... of all step completions have been seen.
+    let nodeKills = 0;
+    const killingNodes = (async () => {
+      const total = o.files * STEPS.length;
+      const order = o.nodes.map((_, i) => i + 1).slice(1).concat(cluster ? [1] : []);
+      for (const [k, n] of order.entries()) {
+        while (watcher!.ledger.completions < (total * (k + 1)) / (order.length + 1) && !over()) await nextProgress(500);
+        if (over()) break;
+        o.note(`chaos: killing node ${n} at ${watcher!.ledger.completions}/${total} step completions`);
+        await shell(o.nodeKill.replaceAll('{n}', String(n)));
+        nodeKills++;
+        await delay(o.nodeDownMs);
+        await shell(o.nodeStart.replaceAll('{n}', String(n)));
+        o.note(`chaos: node ${n} started again`);
+      }
+    })();
     // Restarts: when a third and two thirds (for 2) of all step completions have been seen.
     const restarting = (async () => {
       const total = o.files * STEPS.length;
@@ -236,34 +290,51 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       }
     })();
     while (!over()) await nextProgress(1000);
-    const seconds = (Date.now() - started) / 1000;
     if (!finished()) o.note(`chaos: no step completed for ${o.stallSeconds} s: stopping with ${watcher.ledger.atFinal.size}/${o.files} documents at the final stage`);
-    await Promise.all([killing, restarting]);
+    await Promise.all([killing, restarting, killingNodes]);
+    // The listeners merge conflicted documents (on a cluster, the last ones may have come with the
+    // last node's return): give them until none is left, or the stall limit.
+    if (finished() && server.kind === 'couchdb') {
+      const until = Date.now() + o.stallSeconds * 1000;
+      let conflicted = await countConflictedNow(server, dbName);
+      if (conflicted > 0) o.note(`chaos: waiting for ${conflicted} conflicted documents to be merged`);
+      while (conflicted !== 0 && Date.now() < until) {
+        await delay(500);
+        conflicted = await countConflictedNow(server, dbName);
+      }
+    }
+    const seconds = (Date.now() - started) / 1000;
     await Promise.all(slots.map((slot) => slot.stop(10_000)));
     await watcher.stop();
 
     // The final state, read in full: every document checked once more against everything seen.
-    const all = await server.request('GET', `${encodeURIComponent(dbName)}/_all_docs?include_docs=true`);
+    const all = await server.request('GET', `${encodeURIComponent(dbName)}/_all_docs?include_docs=true&conflicts=true`);
     if (all.status !== 200) throw new Error(`_all_docs answered HTTP ${all.status}`);
     let documents = 0;
     let stuck = 0;
     let tokens = 0;
     let completed = 0;
+    let conflictedAtEnd = 0;
+    const present = new Set<string>();
     for (const row of all.body.rows as Array<{id: string; doc?: DataFileDoc}>) {
       if (!row.doc || !isDataFile(row.doc)) continue;
       documents++;
-      watcher.ledger.observe(row.id, row.doc, false);
+      present.add(row.id);
+      watcher.ledger.settle(row.id, row.doc);
+      if (row.doc._conflicts?.length) conflictedAtEnd++;
       if (stageOf(row.doc) !== FINAL) stuck++;
       tokens += row.doc.edw?.token ?? 0;
       completed += row.doc.process.filter(isCompleted).length;
     }
+    for (const id of watcher.ledger.ids()) if (!present.has(id)) watcher.ledger.settle(id, undefined);
+    const lost = watcher.ledger.lost;
     // A document registered but gone is lost work too (its entries were counted by observe if seen).
     const missing = o.files - documents;
     return {
-      server: serverLabel, documents, lost: watcher.ledger.lost.size, doubleCompletions: watcher.ledger.doubles.size,
+      server: serverLabel, documents, lost: lost.size, doubleCompletions: watcher.ledger.doubles.size, superseded: watcher.ledger.superseded.size,
       stuck: stuck + Math.max(0, missing), kills, databaseRestarts, reExecutions: Math.max(0, tokens - completed),
       seconds: Math.round(seconds), unexpectedExits: slots.reduce((n, s) => n + s.unexpectedExits, 0), stallSeconds: o.stallSeconds,
-      stalled: !finished(),
+      stalled: !finished(), nodeKills, conflictedAtEnd, hiddenMeanwhile: [...watcher.ledger.vanished].filter((entry) => !lost.has(entry)).length,
     };
   } finally {
     await Promise.all(slots.map((slot) => slot.kill('SIGKILL', {final: true})));
@@ -281,35 +352,65 @@ export function formatReport(r: ChaosReport): string[] {
     `stall limit: ${r.stallSeconds} s${r.stalled ? ' (reached)' : ''}`,
     `documents: ${r.documents}`,
     `lost: ${r.lost}`,
-    `double completions: ${r.doubleCompletions}`,
+    `double completions of record: ${r.doubleCompletions}`,
+    `superseded re-executions: ${r.superseded}`,
     `stuck: ${r.stuck}`,
+    `conflicted at end: ${r.conflictedAtEnd}`,
+    `listener processes that exited by themselves: ${r.unexpectedExits}`,
     `kills: ${r.kills}`,
     `database restarts: ${r.databaseRestarts}`,
+    `node kills: ${r.nodeKills}`,
     `re-executions: ${r.reExecutions}`,
+    `entries hidden by a conflict for a while: ${r.hiddenMeanwhile}`,
     `seconds: ${r.seconds}`,
   ];
 }
 
-/** Whether the run kept every promise: nothing lost, stuck or completed twice. */
+/** Whether the run kept every promise: nothing lost, stuck, completed twice or left conflicted, no listener exited by itself. */
 export function passed(r: ChaosReport): boolean {
-  return r.lost === 0 && r.doubleCompletions === 0 && r.stuck === 0;
+  return r.lost === 0 && r.doubleCompletions === 0 && r.stuck === 0 && r.conflictedAtEnd === 0 && r.unexpectedExits === 0;
+}
+
+const run = promisify(exec);
+
+/** Run a shell command of the user's (a node's kill or start); its output goes nowhere, a failure says which. */
+async function shell(command: string): Promise<void> {
+  try {
+    await run(command, {timeout: 120_000});
+  } catch (error) {
+    throw new Error(`command failed: ${command}: ${(error as Error).message.split('\n')[0]}`, {cause: error});
+  }
+}
+
+/** Documents with `_conflicts` now, from the `conflicts` view (CouchDB); -1 when the server cannot answer yet. */
+async function countConflictedNow(server: {request: (method: string, path: string) => Promise<{status: number; body: any}>}, db: string): Promise<number> {
+  const answer = await server.request('GET', `${encodeURIComponent(db)}/_design/edw/_view/conflicts?reduce=true`).catch(() => undefined);
+  return answer?.status === 200 ? Number(answer.body.rows?.[0]?.value ?? 0) : -1;
 }
 
 function parseArgs(argv: string[]): ChaosOptions {
   const options: ChaosOptions = {};
   const names: Record<string, keyof ChaosOptions> = {
     '--files': 'files', '--seed': 'seed', '--stall': 'stallSeconds', '--listeners': 'listenersPerStep',
-    '--kill-interval': 'killIntervalMs', '--completions-per-kill': 'completionsPerKill', '--restarts': 'restarts',
+    '--kill-interval': 'killIntervalMs', '--completions-per-kill': 'completionsPerKill', '--restarts': 'restarts', '--node-down': 'nodeDownMs',
   };
+  const texts: Record<string, 'nodeKill' | 'nodeStart'> = {'--node-kill': 'nodeKill', '--node-start': 'nodeStart'};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--keep') {
       options.keep = true;
       continue;
     }
-    const [flag, inline] = arg.split('=', 2) as [string, string | undefined];
+    const [flag, inline] = arg.split(/=(.*)/s, 2) as [string, string | undefined];
+    if (flag === '--nodes' || texts[flag]) {
+      const text = inline ?? argv[++i];
+      if (!text) throw new TypeError(`${flag}: expected a value`);
+      if (flag === '--nodes') options.nodes = text.split(',').map((url) => url.trim()).filter(Boolean);
+      else options[texts[flag]!] = text;
+      continue;
+    }
     const key = names[flag];
-    if (!key) throw new TypeError(`unknown option ${arg} (options: ${Object.keys(names).join(', ')}, --keep)`);
+    if (!key) throw new TypeError(`unknown option ${arg} (options: ${[...Object.keys(names), '--nodes', ...Object.keys(texts)].join(', ')}, --keep)`);
     const value = inline ?? argv[++i];
     const n = Number(value);
     if (value === undefined || !Number.isSafeInteger(n)) throw new TypeError(`${flag} ${value ?? ''}: expected a whole number`);

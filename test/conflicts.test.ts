@@ -1,11 +1,12 @@
 import {join} from 'node:path';
 import test from 'ava';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
+import {statusCounts} from '../lib/inspect/index.js';
 import {mergeRevisions, stageOf, type DataFileDoc, type ProcessEntry} from '../lib/pipeline/index.js';
 import {resolveConflicts} from '../lib/runtime/index.js';
 import type {Store} from '../lib/store/index.js';
 import {backends} from './helpers/backends.js';
-import {completions, drain, simulateAndRegister} from './helpers/chain.js';
+import {completions, drain, runner, simulateAndRegister} from './helpers/chain.js';
 import {workspace} from './helpers/workspace.js';
 
 const entry = (name: string, finished: string, host = 'a'): ProcessEntry => ({name, status: 'done', started: finished, finished, host, version: '1', attempt: 1});
@@ -40,10 +41,12 @@ for (const backend of backends) {
     await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
     t.is((await store.get('c1', {conflicts: true}))?._conflicts?.length, 1);
     const merged = (await resolveConflicts(store, 'c1')) as DataFileDoc;
-    t.deepEqual(merged.process, [first, second]);
+    // Two completions of one step and version: the earlier is the record, the other marked by it.
+    const marked = {...second, superseded: {by: {finished: first.finished, started: first.started, host: 'site-a', attempt: 1}}};
+    t.deepEqual(merged.process, [first, marked]);
     const after = (await store.get('c1', {conflicts: true})) as DataFileDoc;
     t.is(after._conflicts, undefined);
-    t.deepEqual(after.process, [first, second]);
+    t.deepEqual(after.process, [first, marked]);
     t.is(after._rev, merged._rev);
   });
 
@@ -69,5 +72,44 @@ for (const backend of backends) {
     t.deepEqual(after.process[0], failed);
     t.deepEqual(completions(after), {move_to_sps: 1, signal_processing: 1, ingest_detections: 1});
     t.is(stageOf(after), 'ingest_detections');
+  });
+}
+
+for (const backend of backends) {
+  test(`${backend.name}: a conflict on a document at the final stage is merged by the conflict keeper, without any step running`, async (t) => {
+    const ws = await workspace(t, {databaseUrl: await backend.databaseUrl(t)});
+    const store = await ws.open();
+    const [id] = await simulateAndRegister(store, join(ws.dir, 'raw'), 1, 2);
+    await drain(store, ws.config);
+    const done = (await store.get(id!)) as DataFileDoc;
+    t.is(stageOf(done), 'ingest_detections');
+    // A copy of it with two histories, both at the final stage: one site also recorded a failed
+    // attempt of the last step before its success (as a cluster node that was cut off would).
+    const {_rev, ...base} = done;
+    const failed: ProcessEntry = {name: 'ingest_detections', status: 'failed', started: '2026-01-01T00:00:00.000Z', finished: '2026-01-01T00:00:00.500Z', host: 'site-b', version: '1', attempt: 1, error: {message: 'node down', retryable: true}};
+    const design = (await store.get('_design/edw'))!;
+    await store.bulkWrite([{_id: design._id, _rev: design._rev, _deleted: true}]);
+    await conflicted(store, {...base, _id: `${id}-x`, process: []} as DataFileDoc, done.process, [failed, ...done.process]);
+    await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+    t.truthy((await store.get(`${id}-x`, {conflicts: true}))?._conflicts);
+    const steps = ws.config.steps.map((s) => s.name);
+    t.is((await statusCounts(store, steps)).conflicted, 1, 'edw status counts it');
+
+    const run = await runner(store, ws.config, {});
+    const started: string[] = [];
+    for (const listener of run.stepListeners) listener.on('started', (e: {id: string}) => started.push(e.id));
+    const merged = new Promise<{id: string}>((resolve) => run.on('conflicts-merged', (e: {id: string}) => e.id === `${id}-x` && resolve(e)));
+    const running = run.run();
+    t.teardown(() => run.stop(1000));
+    await merged;
+    await run.stop();
+    await running;
+    const after = (await store.get(`${id}-x`, {conflicts: true})) as DataFileDoc;
+    t.is(after._conflicts, undefined);
+    t.deepEqual(after.process[0], failed, 'the losing branch\'s entry is in the history');
+    t.is(after.process.length, done.process.length + 1);
+    t.is(stageOf(after), 'ingest_detections');
+    t.deepEqual(started, [], 'no step ran');
+    t.is((await statusCounts(store, steps)).conflicted, 0);
   });
 }

@@ -103,6 +103,25 @@ test('validate_doc_update allows starting again only when the old history is kep
   t.regex(validate(lostHistory, seedDoc) ?? '', /append-only/);
 });
 
+test('validate_doc_update allows adding a superseded mark to a completed entry, and no other change to it', (t) => {
+  const entry = (host: string, finished: string) => ({name: 'move_to_sps', status: 'done', version: '1', host, started: finished, finished, attempt: 1});
+  const a = entry('a', '2026-01-01T00:00:01.000Z');
+  const b = entry('b', '2026-01-01T00:00:02.000Z');
+  const mark = {by: {finished: a.finished, started: a.started, host: 'a', attempt: 1}};
+  const before = {...seedDoc, process: [a, b]};
+  const marked = {...seedDoc, process: [a, {...b, superseded: mark}]};
+  t.is(validate(marked, before), undefined, 'a mark added');
+  t.is(validate({...seedDoc, process: [{...b, superseded: mark}, a]}, before), undefined, 'a mark added in a merge that reorders');
+  t.is(validate(marked, marked), undefined, 'a mark kept');
+  t.regex(validate(before, marked) ?? '', /append-only: entry 1 /, 'a mark removed');
+  t.regex(validate({...marked, process: [a, {...b, superseded: {by: {host: 'c'}}}]}, marked) ?? '', /append-only: entry 1 /, 'a mark changed');
+  t.regex(validate({...marked, process: [a, {...b, host: 'c', superseded: mark}]}, before) ?? '', /append-only: entry 1 /, 'a mark added with another change');
+  t.regex(validate({...seedDoc, process: [a, {...b, status: 'failed', superseded: mark}]}, undefined) ?? '', /entry 1 is marked superseded but is not done/);
+  t.regex(validate({...seedDoc, process: [a, {...b, superseded: true}]}, undefined) ?? '', /entry 1 has superseded true, expected \{by/);
+  // Two equal entries, one marked since: the unchanged one is matched first, so both are kept.
+  t.is(validate({...seedDoc, process: [{...b, superseded: mark}, b, a]}, {...seedDoc, process: [b, {...b, superseded: mark}, a]}), undefined);
+});
+
 test('validate_doc_update refuses entries without a name or with an unknown status', (t) => {
   t.regex(validate({...seedDoc, process: [{status: 'done'}]}, undefined) ?? '', /entry 0 needs a name/);
   t.regex(validate({...seedDoc, process: [{name: 'x', status: 'maybe'}]}, undefined) ?? '', /status maybe/);

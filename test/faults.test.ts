@@ -17,7 +17,8 @@ import {openStore, type Store} from '../lib/store/index.js';
 import {loadSteps} from '../listeners/index.js';
 import {allDataDocs, completions} from './helpers/chain.js';
 import {testServer} from './helpers/backends.js';
-import {startFaultProxy, type FaultProxy, type FaultProxyOptions} from './helpers/fault-proxy.js';
+import {startFaultProxy, type FaultProxy, type FaultProxyOptions, type SeenRequest} from './helpers/fault-proxy.js';
+import {spawnEdw, type EdwProcess} from './helpers/cli.js';
 import {workspace, type Workspace} from './helpers/workspace.js';
 
 interface Setup {
@@ -256,3 +257,66 @@ test('a filtered feed that returns no rows still moves the saved position on, fr
   const saved = await setup.direct.getLocal(`edw-feed-ingest_detections-${(await import('node:os')).hostname()}`);
   t.is(saved?.seq, head);
 });
+
+// What a CouchDB cluster answers while nodes are down or restarting (issue 14): passing conditions.
+
+/** chttpd's answer to a request whose shard copies are all down: 412 with error `nodedown`. */
+const NODEDOWN = {error: 'nodedown', reason: 'progress not possible'};
+
+test('a feed answered `progress not possible` (412 nodedown) waits and goes on: nothing exits, every step completes once', async (t) => {
+  const setup = await throughProxy(t);
+  const ids = await registerNew(setup, setup.direct, 4, 0);
+  const {log, lines} = memoryLogger();
+  const feed = setup.proxy.inject({match: (r) => r.path.endsWith('/_changes'), status: 412, body: NODEDOWN, times: 6});
+  const view = setup.proxy.inject({match: (r) => r.path.includes('/_view/'), status: 412, body: {error: 'read_quorum_not_met', reason: 'Read quorum could not be met'}, times: 2});
+  const running = await startRunner(t, setup, log);
+  await throughOrStopped(running, ids);
+  t.is(feed.hits, 6, 'every injected answer was met');
+  t.is(view.hits, 2);
+  t.false(lines.some((l) => /stopped by an error|not handled/.test(l)), lines.filter((l) => /error/.test(l)).join('\n'));
+  assertStartedOnceEach(t, running, ids.length, 'a passing answer is not a second start');
+  assertOnceEach(t, await allDataDocs(setup.direct, ids));
+});
+
+test('writes answered 202 Accepted (below a cluster\'s quorum) are successes: every step completes once, none is tried again', async (t) => {
+  const setup = await throughProxy(t);
+  const ids = await registerNew(setup, setup.direct, 4, 0);
+  const isDataWrite = (r: SeenRequest): boolean => (r.method === 'POST' && r.path.endsWith('/_bulk_docs')) || (r.method === 'PUT' && !r.path.includes('/_local/') && !r.path.includes('/_design/'));
+  const accepted = setup.proxy.inject({match: isDataWrite, status: 'accepted'});
+  const running = await startRunner(t, setup);
+  await throughOrStopped(running, ids);
+  // Claims and results of 4 documents through 3 steps: many writes, each answered 202.
+  t.true(accepted.hits >= ids.length * 3, `writes answered 202: ${accepted.hits}`);
+  assertStartedOnceEach(t, running, ids.length, 'a 202 is not a failed write');
+  assertOnceEach(t, await allDataDocs(setup.direct, ids));
+});
+
+test('edw listen started while its database is down waits, then works once it is back, through `nodedown` answers to its first reads', async (t) => {
+  const setup = await throughProxy(t);
+  setup.proxy.down();
+  const listener = spawnEdw(['--config', setup.ws.configPath, 'listen', '--verbose']);
+  t.teardown(() => listener.child.kill('SIGKILL'));
+  await listener.waitFor(/database unreachable, retrying/);
+  const ids = await registerNew(setup, setup.direct, 2, 0);
+  // Back, but the cluster cannot answer for its design document yet.
+  const design = setup.proxy.inject({match: (r) => r.path.endsWith('/_design/edw'), status: 412, body: NODEDOWN, times: 3});
+  setup.proxy.up();
+  await Promise.race([waitForAll(listener, ids), listener.exit.then((exit) => Promise.reject(new Error(`edw listen exited by itself (${exit.code}):\n${listener.stderr.join('\n')}`)))]);
+  listener.child.kill('SIGTERM');
+  t.deepEqual(await listener.exit, {code: 0, signal: null}, listener.stderr.join('\n'));
+  t.is(design.hits, 3);
+  t.is(listener.stderr.filter((l) => /database unreachable/.test(l)).length, 1, listener.stderr.join('\n'));
+  assertOnceEach(t, await allDataDocs(setup.direct, ids));
+});
+
+/** Resolves once every one of `ids` went through the chain; fails at once if the runner stops by itself. */
+async function throughOrStopped(running: Running, ids: string[]): Promise<void> {
+  const stopped = running.done.then(() => Promise.reject(new Error('the runner stopped by itself')));
+  await Promise.race([untilThrough(running.run, running.completed, ids), stopped]);
+}
+
+/** Resolves once the listener logged `step done` of the last step for every one of `ids`. */
+async function waitForAll(listener: EdwProcess, ids: string[]): Promise<void> {
+  const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  for (const id of ids) await listener.waitFor(new RegExp(`^(?=.*step done)(?=.*step=ingest_detections)(?=.*${escape(id)})`));
+}

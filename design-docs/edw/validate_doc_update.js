@@ -1,6 +1,9 @@
 // Keeps provenance append-only and documents in shape. Every entry of the old revision's `process`
 // must still be there, unchanged (a conflict merge may reorder, never drop); a re-registration with
 // --replace may start `process` again only after moving the old entries, unchanged, into `previous`.
+// The one change allowed to an entry: adding a `superseded` mark ({by: {...}}, on a completed entry)
+// to an entry that had none, naming its step's completion of record (lib/pipeline/record.ts); a mark
+// once written is never removed or changed.
 function (newDoc, oldDoc, userCtx, secObj) {
   function fail(what) {
     throw({forbidden: what + ' (document ' + newDoc._id + ')'});
@@ -22,17 +25,53 @@ function (newDoc, oldDoc, userCtx, secObj) {
     }
     return n === 0;
   }
+  function isObject(x) {
+    return !!x && typeof x === 'object' && !Array.isArray(x);
+  }
+  // `newer` is `older` with a superseded mark added, and nothing else changed.
+  function marked(older, newer) {
+    if (!isObject(older) || !isObject(newer)) return false;
+    if (older.hasOwnProperty('superseded') || !newer.hasOwnProperty('superseded')) return false;
+    var k;
+    var n = 0;
+    for (k in older) {
+      if (older.hasOwnProperty(k)) {
+        n++;
+        if (!newer.hasOwnProperty(k) || !same(older[k], newer[k])) return false;
+      }
+    }
+    for (k in newer) {
+      if (newer.hasOwnProperty(k) && k !== 'superseded') n--;
+    }
+    return n === 0;
+  }
+  // The index of the first entry of `older` that `newer` does not keep (-1: all kept). Entries kept
+  // unchanged are matched first, so that one marked since is not taken for an unchanged one.
   function keepsAll(older, newer) {
     var used = [];
-    for (var i = 0; i < older.length; i++) {
-      var found = false;
-      for (var j = 0; j < newer.length && !found; j++) {
+    var left = [];
+    var i;
+    var j;
+    var found;
+    for (i = 0; i < older.length; i++) {
+      found = false;
+      for (j = 0; j < newer.length && !found; j++) {
         if (!used[j] && same(older[i], newer[j])) {
           used[j] = true;
           found = true;
         }
       }
-      if (!found) return i;
+      if (!found) left.push(i);
+    }
+    for (var l = 0; l < left.length; l++) {
+      found = false;
+      for (j = 0; j < newer.length && !found; j++) {
+        if (!used[j] && marked(older[left[l]], newer[j])) {
+          used[j] = true;
+          found = true;
+        }
+      }
+      if (!found) return left[l];
     }
     return -1;
   }
@@ -45,6 +84,10 @@ function (newDoc, oldDoc, userCtx, secObj) {
       if (typeof e.name !== 'string' || e.name === '') fail('process entry ' + i + ' needs a name');
       if (e.status !== undefined && e.status !== 'done' && e.status !== 'failed') {
         fail('process entry ' + i + ' has status ' + e.status + ', expected done or failed');
+      }
+      if (e.superseded !== undefined) {
+        if (e.status !== 'done') fail('process entry ' + i + ' is marked superseded but is not done');
+        if (!isObject(e.superseded) || !isObject(e.superseded.by)) fail('process entry ' + i + ' has superseded ' + JSON.stringify(e.superseded) + ', expected {by: {...}}');
       }
     }
     if (newDoc.status !== undefined && typeof newDoc.status !== 'string') fail('status must be a string');

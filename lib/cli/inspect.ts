@@ -2,7 +2,7 @@ import {Command} from 'commander';
 import {formatDuration} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
 import {DOC_STATES, INSIDE_STATES, eachDetection, failedAt, listDocuments, listListeners, nextStep, parseTime, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
-import {isDataFile, stageOf, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
+import {isDataFile, stageOf, supersedingIndex, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {globals, type CliState} from './command.js';
 import {numberOption} from './options.js';
 import {plural} from './text.js';
@@ -37,6 +37,7 @@ export function printStatus(io: Io, status: StatusCounts): void {
   io.out(line('stage', 'documents', headers));
   for (const [stage, row] of rows) io.out(line(stage, String(DOC_STATES.reduce((n, s) => n + row[s], 0)), DOC_STATES.map((s) => String(row[s]))));
   io.out(line('total', String(status.total), DOC_STATES.map((s) => String(rows.reduce((n, [, row]) => n + row[s], 0)))));
+  io.out(`conflicted: ${status.conflicted} (documents with replication conflicts now; a running listener merges them)`);
   io.out('(row S: waiting = completed S, waiting for the next step; in-progress, retrying, failed = inside step S; done = completed the last step)');
   io.out('(the documents of a cell: edw list --stage ROW --COLUMN; of a row: edw list --stage ROW)');
 }
@@ -44,7 +45,7 @@ export function printStatus(io: Io, status: StatusCounts): void {
 export function statusCommand(state: CliState): Command {
   return new Command('status')
     .description('data-file documents per row (new and each step) and state (waiting, in progress, retrying, failed, done, bad)')
-    .option('--json', 'print {"total","stages","failed","in_progress","bad","rows"}')
+    .option('--json', 'print {"total","stages","failed","in_progress","bad","rows","conflicted"}')
     .action(async (options: {json?: boolean}, command: Command) => {
       const config = readConfig(globals(command), state.io);
       const status = await withStore(config, (store) => statusCounts(store, config.steps.map((s) => s.name)));
@@ -144,11 +145,18 @@ export function listCommand(state: CliState): Command {
   });
 }
 
-function describeEntry(entry: ProcessEntry, index: number): string {
+/** One line of `edw show`'s timeline; a superseded re-execution says which entry is the completion of record. */
+function describeEntry(entry: ProcessEntry, index: number, process: readonly ProcessEntry[]): string {
   const when = entry.finished ?? entry.started ?? '';
-  const status = entry.status ?? 'done (seed)';
+  const status = entry.superseded ? 'superseded' : entry.status ?? 'done (seed)';
   const what = entry.error ? `error: ${entry.error.message}` : entry.result?.outputs?.[0]?.path ?? entry.file ?? '';
-  return `${String(index + 1).padStart(3)}. ${entry.name.padEnd(20)} ${status.padEnd(11)} ${when}  ${entry.host ?? entry.hostname ?? ''} v${entry.version ?? '-'} #${entry.attempt ?? 1}  ${what}`;
+  let line = `${String(index + 1).padStart(3)}. ${entry.name.padEnd(20)} ${status.padEnd(11)} ${when}  ${entry.host ?? entry.hostname ?? ''} v${entry.version ?? '-'} #${entry.attempt ?? 1}  ${what}`;
+  if (entry.superseded) {
+    const record = supersedingIndex(process, entry);
+    const by = entry.superseded.by ?? {};
+    line += `  (superseded by ${record === -1 ? `the completion finished ${by.finished ?? '?'} on ${by.host ?? '?'}` : `entry ${record + 1}`})`;
+  }
+  return line;
 }
 
 export function showCommand(state: CliState): Command {
@@ -171,7 +179,7 @@ export function showCommand(state: CliState): Command {
       }
       const d = doc as DataFileDoc;
       io.out(`${d._id}  run ${d.run ?? '-'}  status ${d.status ?? '-'}  stage ${stageOf(d)}  md5 ${d.md5sum ?? '-'}  ${d.original_file ?? ''}`);
-      d.process.forEach((entry, i) => io.out(describeEntry(entry, i)));
+      d.process.forEach((entry, i) => io.out(describeEntry(entry, i, d.process)));
       if (d.edw?.failed) io.out(`failed for good at ${d.edw.failed.step} after ${plural(d.edw.failed.attempts, 'attempt')}: ${d.edw.failed.error} (edw retry ${d._id})`);
       else if (d.edw?.retry) io.out(`retry of ${d.edw.retry.step} due at ${new Date(d.edw.retry.next).toISOString()}`);
       if (d.edw?.claim) io.out(`claimed by ${d.edw.claim.owner} for ${d.edw.claim.step} until ${new Date(d.edw.claim.expires).toISOString()}`);

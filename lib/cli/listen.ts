@@ -1,8 +1,8 @@
 import {Command} from 'commander';
 import type {Config} from '../config/index.js';
-import {createListenRunner, loadChosenSteps, openForListening} from '../listen/index.js';
+import {createListenRunner, loadChosenSteps, openForListening, type ListenOptions} from '../listen/index.js';
 import {louder, type Logger} from '../log/index.js';
-import type {ChainStep, Runner, RunSummary} from '../runtime/index.js';
+import type {Runner, RunSummary} from '../runtime/index.js';
 import type {Store} from '../store/index.js';
 import {globals, type CliState} from './command.js';
 import {makeLogger, readConfig, type Io} from './context.js';
@@ -18,7 +18,7 @@ export interface ListenRun {
  * status line on a terminal, summaries, `caught up`, and `stopped` with the totals once the run has
  * ended) is ListenReport's.
  */
-export async function runSteps(config: Config, store: Store, log: Logger, io: Io, options: {steps: ChainStep[]; once?: boolean}): Promise<ListenRun> {
+export async function runSteps(config: Config, store: Store, log: Logger, io: Io, options: ListenOptions): Promise<ListenRun> {
   const runner = await createListenRunner(config, store, log, options);
   const report = new ListenReport({runner, log, io}).start();
   return {runner, summary: runner.run().finally(() => report.stop())};
@@ -63,7 +63,7 @@ export function listenCommand(state: CliState): Command {
         const store = await openForListening(config, log, {once: options.once, signal: waiting.signal});
         if (!store) return;
         try {
-          const run = await runSteps(config, store, log, io, {steps, once: options.once});
+          const run = await runSteps(config, store, log, io, {steps, once: options.once, designChecked: true});
           runner = run.runner;
           if (signals > 0) void runner.stop(config.listen.stopTimeoutMs);
           log.info('listening', {steps: runner.stepListeners.map((l) => l.step.name), database: store.location});

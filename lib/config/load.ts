@@ -34,7 +34,7 @@ const KNOWN: Record<string, string[]> = {
   database: ['url', 'user', 'password', 'request_timeout'],
   log: ['level', 'format'],
   register: ['glob', 'settle', 'run_pattern', 'batch_size'],
-  listen: ['lease', 'poll', 'stop_timeout', 'backoff', 'max_backoff', 'counts', 'forget_after'],
+  listen: ['lease', 'poll', 'stop_timeout', 'backoff', 'max_backoff', 'counts', 'conflicts', 'forget_after'],
   cloudant: ['server', 'dbname', 'username', 'password', 'viewname'],
 };
 
@@ -231,6 +231,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       backoffMs: duration('listen', 'backoff'),
       maxBackoffMs: duration('listen', 'max_backoff'),
       countsMs: duration('listen', 'counts'),
+      conflictsMs: duration('listen', 'conflicts'),
       forgetAfterMs: duration('listen', 'forget_after'),
     },
     steps,

@@ -46,6 +46,8 @@ export interface ListenConfig {
   maxBackoffMs: number;
   /** Interval between refreshes of the stage counts kept for `edw status` on PouchDB-based databases; 0 keeps none. */
   countsMs: number;
+  /** Interval between sweeps for documents with replication conflicts (one listener process per database sweeps); 0 sweeps none. */
+  conflictsMs: number;
   /** `edw listeners` forgets (deletes the heartbeat documents of) listeners stopped or silent for longer than this. */
   forgetAfterMs: number;
 }

@@ -1,4 +1,5 @@
 import type {Store} from '../store/index.js';
+import {countConflicted} from '../conflicts/index.js';
 import {DESIGN} from '../design/index.js';
 import {isDataFile, stageOf, viewStateOf} from '../pipeline/index.js';
 import {refreshCounts, type Place, type StageCounts} from '../counts/index.js';
@@ -25,6 +26,11 @@ export interface StatusCounts {
    * or failed at S.
    */
   rows: Record<string, RowCounts>;
+  /**
+   * Documents with replication conflicts right now (a CouchDB cluster makes them while nodes are down);
+   * a running listener process merges them (they also count above, at their winning revision's place).
+   */
+  conflicted: number;
 }
 
 /**
@@ -35,12 +41,14 @@ export interface StatusCounts {
  */
 export async function statusCounts(store: Store, steps: string[], now = Date.now()): Promise<StatusCounts> {
   const {reductionsStored} = await store.info();
-  return reductionsStored ? statusFromView(store, steps, now) : statusFromCounts(await refreshCounts(store), steps, now);
+  const status = reductionsStored ? await statusFromView(store, steps, now) : statusFromCounts(await refreshCounts(store), steps, now);
+  status.conflicted = await countConflicted(store);
+  return status;
 }
 
 /** A status being counted, place by place, for a chain of `steps` given in order. */
 class StatusTally {
-  readonly status: StatusCounts = {total: 0, stages: {}, failed: {}, in_progress: {}, bad: 0, rows: {}};
+  readonly status: StatusCounts = {total: 0, stages: {}, failed: {}, in_progress: {}, bad: 0, rows: {}, conflicted: 0};
 
   constructor(readonly steps: string[]) {
     for (const stage of ['new', ...steps]) {

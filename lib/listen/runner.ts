@@ -9,18 +9,21 @@ export interface ListenOptions {
   steps: ChainStep[];
   /** Stop once nothing waits at these steps. @default false */
   once?: boolean;
+  /** The design document was checked when the store was opened (openForListening): not again. @default false */
+  designChecked?: boolean;
 }
 
 /**
  * The Runner of a listener process on an open store, from the `[listen]` settings, once the
  * database's design document is found to be edw's current one (an EdwError saying what to run if
- * not). Not started: the caller attaches what reports on it, then calls `run()`.
+ * not; unless `designChecked`). Not started: the caller attaches what reports on it, then calls `run()`.
  */
 export async function createListenRunner(config: Config, store: Store, log: Logger, options: ListenOptions): Promise<Runner> {
-  await checkDesign(store);
+  if (!options.designChecked) await checkDesign(store);
   const {listen} = config;
   return new Runner({
     store, steps: options.steps, log, once: options.once,
-    leaseMs: listen.leaseMs, pollMs: listen.pollMs, backoffMs: listen.backoffMs, maxBackoffMs: listen.maxBackoffMs, countsMs: listen.countsMs,
+    leaseMs: listen.leaseMs, pollMs: listen.pollMs, backoffMs: listen.backoffMs, maxBackoffMs: listen.maxBackoffMs,
+    countsMs: listen.countsMs, conflictsMs: listen.conflictsMs,
   });
 }

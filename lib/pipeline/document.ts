@@ -1,4 +1,5 @@
 import type {Doc} from '../store/index.js';
+import {isSuperseded, type SupersededMark} from './record.js';
 
 /** One entry of a document's `process` array. Entries in the seed's shape carry only `name` and results. */
 export interface ProcessEntry {
@@ -11,6 +12,13 @@ export interface ProcessEntry {
   host?: string;
   version?: string;
   attempt?: number;
+  /** The fencing token of the claim the attempt ran under (entries written by edw since it records it). */
+  token?: number;
+  /**
+   * Set on a completed entry that is not its step and version's completion of record, naming the
+   * record (see record.ts): the only change ever made to an entry once written.
+   */
+  superseded?: SupersededMark;
   result?: StepResult;
   error?: {message: string; retryable: boolean; detail?: string};
   /** The seed's way of saying where the step's output is. */
@@ -78,25 +86,37 @@ export function isCompleted(entry: ProcessEntry): boolean {
   return !!entry && typeof entry.name === 'string' && (entry.status === undefined || entry.status === 'done');
 }
 
-/** The document's stage: the name of its last completed step, `new` when none. Same rule as the design doc's `lib/stage.js`. */
+/** A completed entry that is not marked as superseded: a completion of record (see record.ts). */
+export function isOfRecord(entry: ProcessEntry): boolean {
+  return isCompleted(entry) && !isSuperseded(entry);
+}
+
+/**
+ * The document's stage: the name of its last completion of record, `new` when none (a superseded
+ * re-execution does not count). Same rule as the design doc's `lib/stage.js`.
+ */
 export function stageOf(doc: DataFileDoc): string {
   for (let i = doc.process.length - 1; i >= 0; i--) {
     const entry = doc.process[i]!;
-    if (isCompleted(entry)) return entry.name;
+    if (isOfRecord(entry)) return entry.name;
   }
   return 'new';
 }
 
-/** The last completed entry of a step, if any. */
+/** The last completion of record of a step (any version), if any: where the step's output is. */
 export function completedEntry(doc: DataFileDoc, step: string): ProcessEntry | undefined {
   for (let i = doc.process.length - 1; i >= 0; i--) {
     const entry = doc.process[i]!;
-    if (entry.name === step && isCompleted(entry)) return entry;
+    if (entry.name === step && isOfRecord(entry)) return entry;
   }
   return undefined;
 }
 
-/** Whether the document already holds a completed entry for this step and version (seed entries have no version and count for any). */
+/**
+ * Whether the document already holds a completed entry for this step and version (seed entries have
+ * no version and count for any). A superseded one counts too: the step did complete, and running it a
+ * third time would add nothing.
+ */
 export function hasCompleted(doc: DataFileDoc, step: string, version: string): boolean {
   return doc.process.some((e) => e.name === step && isCompleted(e) && (e.version === undefined || e.version === version));
 }

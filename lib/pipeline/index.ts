@@ -1,4 +1,5 @@
-export {completedEntry, hasCompleted, inputOf, isCompleted, isDataFile, outputPath, stageOf, viewStateOf} from './document.js';
+export {completedEntry, hasCompleted, inputOf, isCompleted, isDataFile, isOfRecord, outputPath, stageOf, viewStateOf} from './document.js';
 export type {Claim, DataFileDoc, EdwState, ProcessEntry, StepOutput, StepResult} from './document.js';
 export {readiness, type Readiness, type StepIdentity} from './readiness.js';
 export {mergeRevisions} from './merge.js';
+export {compareCompletions, isSuperseded, markSuperseded, recordOf, supersededBy, supersedingIndex, withoutMark, type SupersededMark} from './record.js';

@@ -1,4 +1,5 @@
 import type {DataFileDoc, ProcessEntry} from './document.js';
+import {isSuperseded, markSuperseded, withoutMark} from './record.js';
 
 /** Deep equality of JSON values, key order ignored. */
 function sameJson(a: unknown, b: unknown): boolean {
@@ -12,10 +13,14 @@ function sameJson(a: unknown, b: unknown): boolean {
 
 /**
  * Merge the revisions of a conflicted data-file document (the winning revision first). The merged
- * `process` holds every entry of every revision, unchanged and once each (an entry present in several
- * revisions is one entry), ordered by `finished` (or `started`) time; entries without a time (the
- * seed's) come first; ties keep the winner's order, then each loser's in revision order. Every other
- * field is the winner's. Pure: the same revisions always give the same document.
+ * `process` holds every entry of every revision, once each (an entry present in several revisions is
+ * one entry), ordered by `finished` (or `started`) time; entries without a time (the seed's) come
+ * first; ties keep the winner's order, then each loser's in revision order. An entry that one revision
+ * marked as superseded and another did not is one entry, kept with its mark (the winner's mark when the
+ * winner has one: a mark is never changed). Then, of two completions of one step and version, every one
+ * but the completion of record is marked (record.ts), so the result is the same whichever revision
+ * won. Every other field is the winner's. Pure: the same revisions always give the same document; the
+ * winner's entries are kept unchanged or with a mark added, which validate_doc_update allows.
  */
 export function mergeRevisions(winner: DataFileDoc, losers: DataFileDoc[]): DataFileDoc {
   const entries: ProcessEntry[] = [];
@@ -24,8 +29,14 @@ export function mergeRevisions(winner: DataFileDoc, losers: DataFileDoc[]): Data
     const used = new Set<number>();
     for (const entry of revision.process) {
       // The same entry in two revisions (history they share) is kept once; equal entries within one
-      // revision are distinct history and all kept.
-      const match = entries.findIndex((e, i) => !used.has(i) && sameJson(e, entry));
+      // revision are distinct history and all kept. An exact match first, then one that differs only
+      // by a superseded mark (one branch marked it, the other had not).
+      let match = entries.findIndex((e, i) => !used.has(i) && sameJson(e, entry));
+      if (match === -1) {
+        const bare = withoutMark(entry);
+        match = entries.findIndex((e, i) => !used.has(i) && sameJson(withoutMark(e), bare));
+        if (match !== -1 && !isSuperseded(entries[match]!) && isSuperseded(entry)) entries[match] = entry;
+      }
       if (match === -1) {
         entries.push(entry);
         used.add(entries.length - 1);
@@ -33,7 +44,7 @@ export function mergeRevisions(winner: DataFileDoc, losers: DataFileDoc[]): Data
     }
   }
   const time = (e: ProcessEntry): string => (typeof e.finished === 'string' ? e.finished : typeof e.started === 'string' ? e.started : '');
-  const process = entries.map((entry, index) => ({entry, index})).sort((a, b) => time(a.entry).localeCompare(time(b.entry)) || a.index - b.index).map((x) => x.entry);
+  const sorted = entries.map((entry, index) => ({entry, index})).sort((a, b) => time(a.entry).localeCompare(time(b.entry)) || a.index - b.index).map((x) => x.entry);
   const {_conflicts, ...rest} = winner;
-  return {...rest, process};
+  return {...rest, process: markSuperseded(sorted)};
 }

@@ -142,7 +142,7 @@ async function runHeld(ctx: AttemptContext, claimedDoc: DataFileDoc, held: {toke
   // The base is the latest revision written under the claim (the claim or a renewal): no read first.
   const recorded = await recordUnderClaim(ctx, id, lease.doc, log, (doc) => {
     handed = undefined;
-    if (hasEntry(doc, entry)) return null;
+    if (hasEntry(doc, entry, token)) return null;
     const after = withEntry(doc, token, ctx.owner, entry, result);
     const ready = next ? readiness(after, next.step, ctx.now(), ctx.owner) : undefined;
     if (!next || ready?.kind !== 'run') return after;

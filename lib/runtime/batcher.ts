@@ -1,4 +1,4 @@
-import {AuthError, ConflictError, EdwError, ForbiddenError} from '../errors/index.js';
+import {AuthError, ConflictError, EdwError, ForbiddenError, UnavailableError} from '../errors/index.js';
 import type {Doc, Store, WriteOutcome} from '../store/index.js';
 
 export interface WriteBatcherOptions {
@@ -101,6 +101,9 @@ function outcomeError(outcome: Extract<WriteOutcome, {ok: false}>): EdwError {
       return new ForbiddenError(message);
     case 'unauthorized':
       return new AuthError(message);
+    case 'unavailable':
+      // A cluster's shard copies could not take it now: retried like an outage.
+      return new UnavailableError(message);
     default:
       return new EdwError(message);
   }

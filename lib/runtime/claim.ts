@@ -1,6 +1,6 @@
 import {hostname} from 'node:os';
 import {EdwError} from '../errors/index.js';
-import type {Claim, DataFileDoc, ProcessEntry} from '../pipeline/index.js';
+import {markSuperseded, withoutMark, type Claim, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {backoffDelay} from './backoff.js';
 import type {StepOutcome} from './execute.js';
 
@@ -82,16 +82,26 @@ export function outcomeOf(outcome: StepOutcome, attempt: number, policy: RetryPo
   return {kind: 'failed', attempts: attempt};
 }
 
-/** Whether this very entry (same step, attempt, host and times) is already in the document's history. */
-export function hasEntry(doc: DataFileDoc | null, entry: ProcessEntry): boolean {
-  if (!doc || !Array.isArray(doc.process)) return false;
-  const wanted = JSON.stringify(entry);
-  return doc.process.some((e) => JSON.stringify(e) === wanted);
+/** The entry as withEntry records it: stamped with the claim's fencing token, which identifies the attempt. */
+function stamped(entry: ProcessEntry, token: number): ProcessEntry {
+  return {...entry, token};
 }
 
 /**
- * The document with the step's entry appended and the claim released, only if it still holds the
- * token (a result written under a stale token is refused). Nothing already in `process` changes.
+ * Whether this very entry (same step, attempt, host, times and claim token) is already in the
+ * document's history, as withEntry recorded it; a superseded mark added since does not make it another.
+ */
+export function hasEntry(doc: DataFileDoc | null, entry: ProcessEntry, token: number): boolean {
+  if (!doc || !Array.isArray(doc.process)) return false;
+  const wanted = JSON.stringify(stamped(entry, token));
+  return doc.process.some((e) => JSON.stringify(withoutMark(e)) === wanted);
+}
+
+/**
+ * The document with the step's entry (stamped with `token`) appended and the claim released, only if
+ * it still holds the token (a result written under a stale token is refused). Nothing already in
+ * `process` changes, except that a completion which is not its step and version's completion of
+ * record gets marked as superseded (markSuperseded): any write that meets two completions marks them.
  */
 export function withEntry(doc: DataFileDoc | null, token: number, owner: string, entry: ProcessEntry, outcome: Outcome): DataFileDoc {
   doc = holding(doc, token, owner);
@@ -103,5 +113,5 @@ export function withEntry(doc: DataFileDoc | null, token: number, owner: string,
       : outcome.kind === 'failed'
         ? {failed: {step: entry.name, version: entry.version ?? '', attempts: outcome.attempts, error: message, at: entry.finished ?? ''}}
         : {};
-  return {...doc, process: [...doc.process, entry], edw: {...edw, ...state}};
+  return {...doc, process: markSuperseded([...doc.process, stamped(entry, token)]), edw: {...edw, ...state}};
 }

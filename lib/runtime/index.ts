@@ -7,3 +7,4 @@ export {ClaimLostError} from './claim.js';
 export type {ChainStep, Step, StepContext} from './step.js';
 export {resolveConflicts} from './conflicts.js';
 export {Reachability, type ReachabilityOptions} from './reachability.js';
+export {ConflictKeeper, type ConflictKeeperOptions} from './conflict-keeper.js';

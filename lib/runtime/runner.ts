@@ -9,6 +9,7 @@ import type {StepEvent} from './events.js';
 import type {ChainStep} from './step.js';
 import {Heartbeat} from './heartbeat.js';
 import {CountsKeeper} from './counts-keeper.js';
+import {ConflictKeeper} from './conflict-keeper.js';
 import {Reachability} from './reachability.js';
 import {WriteBatcher} from './batcher.js';
 import {SharedFeed} from './feed.js';
@@ -47,6 +48,8 @@ export interface RunnerOptions {
    * pouchdb-server (see CountsKeeper); 0 keeps none. @default 2000
    */
   countsMs?: number;
+  /** Milliseconds between sweeps for conflicted documents at any stage (see ConflictKeeper); 0 sweeps none. @default 2000 */
+  conflictsMs?: number;
 }
 
 export interface RunSummary {
@@ -80,7 +83,8 @@ export interface Progress {
  * the work is drained (DrainCheck): for `once` it then stops.
  *
  * Events: `progress` (a document completed, failed or will be retried), `caught-up` (nothing waits at
- * any of the steps' stages: once after start, and again after each outage).
+ * any of the steps' stages: once after start, and again after each outage), `conflicts-merged` ({id}:
+ * the conflict keeper merged a document's conflicting revisions).
  */
 export class Runner extends EventEmitter {
   readonly stepListeners: StepListener[];
@@ -93,6 +97,7 @@ export class Runner extends EventEmitter {
   #errors: unknown[] = [];
   readonly #heartbeat: Heartbeat | undefined;
   readonly #counts: CountsKeeper | undefined;
+  readonly #conflicts: ConflictKeeper | undefined;
   readonly #feed: SharedFeed;
   readonly #router: Router;
   readonly #leases: LeaseKeeper;
@@ -133,6 +138,10 @@ export class Runner extends EventEmitter {
       });
     }
     if (options.countsMs !== 0) this.#counts = new CountsKeeper({store, log, intervalMs: options.countsMs, owner});
+    if (options.conflictsMs !== 0) {
+      this.#conflicts = new ConflictKeeper({store, log, intervalMs: options.conflictsMs, owner});
+      this.#conflicts.on('merged', (event: {id: string}) => this.emit('conflicts-merged', event));
+    }
     for (const listener of this.stepListeners) this.#count(listener);
   }
 
@@ -189,6 +198,7 @@ export class Runner extends EventEmitter {
       for (const listener of this.stepListeners) void listener.start();
       this.#heartbeat?.start();
       void this.#counts?.start();
+      this.#conflicts?.start();
       if (this.#options.once) {
         // Besides idle events, look now and then: work held by another listener's claim ends by time.
         this.#onceTimer = setInterval(() => void this.#drain.check(), 1000);
@@ -216,6 +226,7 @@ export class Runner extends EventEmitter {
       this.#leases.stop();
       await this.#heartbeat?.stop();
       await this.#counts?.stop();
+      await this.#conflicts?.stop();
       this.#finish?.();
     })();
     return this.#stopping;

@@ -135,6 +135,9 @@ export class CouchStore implements Store {
     }
     if (status === 403) return new ForbiddenError(`${where} was refused: ${reason || 'forbidden'}`, {cause: error});
     if (status === 404) return new NotFoundError(`${where}: not found${reason ? ` (${reason})` : ''}`, {cause: error});
+    // A cluster answers 412 `nodedown` ("progress not possible") or `read_quorum_not_met` while shard
+    // copies are down or restarting: a passing condition, not a conflict.
+    if (status === 412 && TRANSIENT_ERRORS.has(String(e.error))) return new UnavailableError(`the database cannot answer now (${where}): ${e.error}${e.reason ? `: ${e.reason}` : ''}`, {cause: error});
     if (status === 409 || status === 412) return new ConflictError(`${where}: ${reason || 'conflict'}`, {cause: error});
     if (status === 429 || status >= 500) return new UnavailableError(`the database failed (${where}): HTTP ${status} ${reason}`.trim(), {cause: error});
     return new EdwError(`${where}: HTTP ${status} ${reason}`.trim(), {cause: error});
@@ -200,7 +203,7 @@ export class CouchStore implements Store {
       const r = byId.get(doc._id)?.shift() ?? results[i] ?? {id: doc._id, error: 'unknown_error', reason: 'no outcome in the answer'};
       const id = doc._id;
       if (!r.error && r.rev) return {id, ok: true, rev: r.rev};
-      const error = r.error === 'conflict' || r.error === 'forbidden' || r.error === 'unauthorized' ? r.error : 'other';
+      const error = r.error === 'conflict' || r.error === 'forbidden' || r.error === 'unauthorized' ? r.error : TRANSIENT_ERRORS.has(String(r.error)) ? 'unavailable' : 'other';
       return {id, ok: false, error, reason: r.reason ?? r.error ?? 'unknown'};
     });
   }
@@ -223,11 +226,12 @@ export class CouchStore implements Store {
     if (waitMs > 0) qs.timeout = waitMs;
     if (params.includeDocs) qs.include_docs = true;
     if (params.conflicts) qs.conflicts = true;
+    if (params.allLeaves) qs.style = 'all_docs';
     if (params.filter) {
       Object.assign(qs, params.filter.params ?? {});
       qs.filter = params.filter.name;
     }
-    type Page = {results: Array<{id: string; seq: unknown; deleted?: boolean; doc?: Doc}>; last_seq: unknown};
+    type Page = {results: Array<{id: string; seq: unknown; deleted?: boolean; doc?: Doc; changes?: Array<{rev: string}>}>; last_seq: unknown};
     let page: Page;
     try {
       page = await this.#request<Page>('read changes', {
@@ -248,6 +252,7 @@ export class CouchStore implements Store {
       lastSeq: String(page.last_seq),
       results: page.results.map((c) => ({
         id: c.id, seq: String(c.seq), ...(c.deleted ? {deleted: true} : {}), ...(c.doc ? {doc: c.doc} : {}),
+        ...(params.allLeaves ? {leaves: (c.changes ?? []).map((r) => r.rev)} : {}),
       })),
     };
   }
@@ -285,6 +290,12 @@ export class CouchStore implements Store {
     await this.#request('delete database', {method: 'delete'});
   }
 }
+
+/**
+ * Errors a CouchDB cluster gives, for a request or for one document of a `_bulk_docs`, while nodes are
+ * down, restarting or slow (chttpd's error_info): they pass, so the call is worth trying again.
+ */
+const TRANSIENT_ERRORS = new Set(['nodedown', 'read_quorum_not_met', 'write_quorum_not_met', 'timeout', 'unknown_error', 'internal_server_error', 'service_unavailable']);
 
 /** Path of a document: ids are encoded, but `_design/` and `_local/` keep their slash. */
 function docPath(id: string): string {

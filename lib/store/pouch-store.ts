@@ -223,6 +223,7 @@ export class PouchStore implements Store {
       limit: params.limit ?? 1000,
       include_docs: params.includeDocs ?? false,
       ...(params.conflicts ? {conflicts: true} : {}),
+      ...(params.allLeaves ? {style: 'all_docs'} : {}),
     };
     if (params.filter) {
       options.filter = await this.#filter(params.filter.name);
@@ -249,6 +250,7 @@ export class PouchStore implements Store {
             seq: String(c.seq),
             ...(c.deleted ? {deleted: true} : {}),
             ...(c.doc ? {doc: c.doc as Doc} : {}),
+            ...(params.allLeaves ? {leaves: (c.changes as Array<{rev: string}>).map((r) => r.rev)} : {}),
           })),
         };
       }

@@ -10,7 +10,7 @@ export interface Doc {
 /** The outcome of one document in a bulk write: each document wins or loses on its own. */
 export type WriteOutcome =
   | {id: string; ok: true; rev: string}
-  | {id: string; ok: false; error: 'conflict' | 'forbidden' | 'unauthorized' | 'other'; reason: string};
+  | {id: string; ok: false; error: 'conflict' | 'forbidden' | 'unauthorized' | 'unavailable' | 'other'; reason: string};
 
 export interface GetOptions {
   /** Also return `_conflicts` (the losing revisions of a replicated conflict). @default false */
@@ -29,6 +29,12 @@ export interface ChangesParams {
   includeDocs?: boolean;
   /** With includeDocs: also return each document's `_conflicts`. @default false */
   conflicts?: boolean;
+  /**
+   * Return every leaf revision of each changed document in `leaves` (CouchDB's `style=all_docs`): a
+   * document with more than one has, or once had, replication conflicts (deleted leaves included).
+   * @default false
+   */
+  allLeaves?: boolean;
   /** Most changes returned by one call. @default 1000 */
   limit?: number;
   /**
@@ -45,6 +51,8 @@ export interface Change {
   seq: string;
   deleted?: boolean;
   doc?: Doc;
+  /** With `allLeaves`: every leaf revision of the document, the winning one first. */
+  leaves?: string[];
 }
 
 export interface ChangesPage {

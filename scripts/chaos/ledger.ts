@@ -1,23 +1,37 @@
 /**
  * The chaos run's witness: a watcher on the database's own feed and the ledger of every completed entry
- * it saw, which counts entries that vanished and steps completed twice.
+ * it saw, which counts entries that vanished, steps with two completions of record, and re-executions
+ * marked as superseded.
  */
 import {setTimeout as delay} from 'node:timers/promises';
-import {isCompleted, isDataFile, stageOf, type DataFileDoc} from '../../lib/pipeline/index.js';
+import {isCompleted, isDataFile, isOfRecord, isSuperseded, stageOf, withoutMark, type DataFileDoc, type ProcessEntry} from '../../lib/pipeline/index.js';
 import type {CouchServer} from '../support/couch-server.js';
 
+/** An entry's identity: its JSON, without the mark a merge may add to a completion it supersedes. */
+function entryKey(entry: ProcessEntry): string {
+  return JSON.stringify(withoutMark(entry));
+}
+
 /**
- * Every completed entry seen of each document, checked against each later revision: an entry missing
- * from a later revision (or a document deleted) is lost; two completed entries for one step and version
- * in any revision make a double completion.
+ * Every completed entry seen of each document, checked against each later revision and against the
+ * final state: an entry missing from a later revision is `vanished` (on a CouchDB cluster the winning
+ * revision can flip to a conflict's other branch until the branches are merged); one missing from the
+ * final state (or whose document is gone) is lost. An entry marked superseded since is the same entry.
+ * Two completions of record (completed, not marked superseded) for one step and version in any
+ * revision make a double completion. A re-execution that a merge marked as superseded is counted apart:
+ * at least once is the promise, one completion of record per step and version is the guarantee.
  */
 export class EntryLedger {
   /** Per document: completed entries seen (JSON of the entry). */
   readonly #seen = new Map<string, Set<string>>();
-  /** `id entry-json` of each lost entry. */
+  /** `id entry-json` of each entry a later revision did not show. */
+  readonly vanished = new Set<string>();
+  /** `id entry-json` of each entry missing from the final state (see `settle`). */
   readonly lost = new Set<string>();
-  /** Ids of documents that ever held two completed entries for one step and version. */
+  /** Ids of documents that ever held two completions of record for one step and version. */
   readonly doubles = new Set<string>();
+  /** `id entry-json` of each completed entry seen marked as superseded (a re-execution, kept as history). */
+  readonly superseded = new Set<string>();
   /** Ids of documents seen at the final stage. */
   readonly atFinal = new Set<string>();
   /** Distinct completed entries seen. */
@@ -38,11 +52,13 @@ export class EntryLedger {
     if (doc && !deleted && isDataFile(doc)) {
       const perStep = new Map<string, number>();
       for (const entry of doc.process) {
-        if (!isCompleted(entry)) continue;
-        const key = JSON.stringify(entry);
-        const step = `${entry.name}|${entry.version ?? ''}`;
+        // Present whatever a later revision says of it (a merge may mark a completion superseded).
+        const key = entryKey(entry);
         present.add(key);
-        perStep.set(step, (perStep.get(step) ?? 0) + 1);
+        if (!isCompleted(entry)) continue;
+        const step = `${entry.name}|${entry.version ?? ''}`;
+        if (isOfRecord(entry)) perStep.set(step, (perStep.get(step) ?? 0) + 1);
+        if (isSuperseded(entry)) this.superseded.add(`${id} ${key}`);
         if (!known.has(key)) {
           known.add(key);
           this.completions++;
@@ -51,7 +67,19 @@ export class EntryLedger {
       if ([...perStep.values()].some((n) => n > 1)) this.doubles.add(id);
       if (stageOf(doc) === this.finalStage) this.atFinal.add(id);
     }
-    for (const key of known) if (!present.has(key)) this.lost.add(`${id} ${key}`);
+    for (const key of known) if (!present.has(key)) this.vanished.add(`${id} ${key}`);
+  }
+
+  /** The final state of a document (undefined: gone): every entry ever seen of it must be there. */
+  settle(id: string, doc: DataFileDoc | undefined): void {
+    this.observe(id, doc, doc === undefined);
+    const present = new Set((doc && isDataFile(doc) ? doc.process : []).map(entryKey));
+    for (const key of this.#seen.get(id) ?? []) if (!present.has(key)) this.lost.add(`${id} ${key}`);
+  }
+
+  /** Ids of every document the ledger tracks. */
+  ids(): string[] {
+    return [...this.#seen.keys()];
   }
 }
 

@@ -23,8 +23,8 @@ export class ListenerSlot {
     this.child = child;
     this.#exit = new Promise((resolveExit) => child.once('exit', (code, signal) => {
       if (!this.#killing && this.child === child) {
-        // `edw listen` started while the server is down exits 1 at once ('cannot reach the database'):
-        // the run starts it again, as a service manager would.
+        // `edw listen` waits out an unreachable database: an exit is a failure the run counts (and
+        // starts the process again, as a service manager would).
         this.unexpectedExits++;
         const last = readFileSync(this.logPath, 'utf8').trim().split('\n').pop() ?? '';
         this.note(`chaos: listener ${this.step}#${this.index} (pid ${child.pid}) exited by itself (${code ?? signal}): ${last.slice(0, 300)}; starting it again`);

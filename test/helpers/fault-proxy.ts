@@ -9,8 +9,10 @@
  * - hold `_changes` requests open and silent (headers and heartbeat newlines, never a body), as a
  *   connection to a server that restarted can stay;
  * - go down (every open connection dropped, new ones reset) and come back up;
- * - answer chosen requests with a status of its choice (409, 5xx), and refuse chosen documents inside
- *   a `_bulk_docs` with a per-document conflict, as CouchDB does.
+ * - answer chosen requests with a status of its choice (409, 5xx, a cluster's 412 `nodedown`), and refuse
+ *   chosen documents inside a `_bulk_docs` with a per-document conflict, as CouchDB does;
+ * - answer chosen writes `202 Accepted` (written, but on fewer copies than a cluster's quorum), with
+ *   `accepted: true` on each document written, as CouchDB does.
  *
  * ```ts
  * const proxy = await startFaultProxy(server.url);
@@ -43,9 +45,10 @@ export interface FaultRule {
   /**
    * The status to answer with; `'drop'` destroys the connection before forwarding the request,
    * `'lose-answer'` forwards it (the server acts on it) and then destroys the connection, so the
-   * client never learns the outcome of what it asked.
+   * client never learns the outcome of what it asked; `'accepted'` forwards it and turns a 201 answer
+   * into CouchDB's 202 for a write below quorum (each document written marked `accepted: true`).
    */
-  status: number | 'drop' | 'lose-answer';
+  status: number | 'drop' | 'lose-answer' | 'accepted';
   /** JSON body of the answer. @default a CouchDB-style error body for the status */
   body?: unknown;
   /** How many matching requests it answers before it retires. @default Infinity */
@@ -196,11 +199,16 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
     const isChanges = /(^|\/)_changes$/.test(path);
 
     let loseAnswer = false;
+    let accepted = false;
     for (const rule of rules) {
       if (rule.removed || rule.hits >= (rule.times ?? Infinity) || !rule.match(seen)) continue;
       rule.hits++;
       if (rule.status === 'lose-answer') {
         loseAnswer = true;
+        break;
+      }
+      if (rule.status === 'accepted') {
+        accepted = true;
         break;
       }
       if (rule.status === 'drop') {
@@ -258,7 +266,8 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
       }
       let out = answer.body;
       const json = /json/.test(String(answer.headers['content-type'] ?? '')) || out.subarray(0, 1).toString() === '{' || out.subarray(0, 1).toString() === '[';
-      if (json && (opaque || refusedInBulk.length > 0)) {
+      accepted &&= answer.status === 201;
+      if (json && (opaque || refusedInBulk.length > 0 || accepted)) {
         let value: unknown;
         try {
           value = JSON.parse(out.toString('utf8'));
@@ -271,6 +280,9 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
           if (refusedInBulk.length > 0 && Array.isArray(value)) {
             for (const id of refusedInBulk) value.push({id, ...ERRORS[409]});
           }
+          if (accepted) {
+            for (const result of Array.isArray(value) ? value : [value]) if (isRecord(result) && typeof result.rev === 'string' && !result.error) result.accepted = true;
+          }
           out = Buffer.from(JSON.stringify(value));
         }
       }
@@ -278,7 +290,7 @@ export async function startFaultProxy(target: string, options: FaultProxyOptions
       delete outHeaders['content-length'];
       delete outHeaders['transfer-encoding'];
       delete outHeaders['content-encoding'];
-      res.writeHead(answer.status, {...outHeaders, 'content-length': String(out.length)});
+      res.writeHead(accepted ? 202 : answer.status, {...outHeaders, 'content-length': String(out.length)});
       res.end(out);
     } catch (error) {
       if (abort.signal.aborted) {
