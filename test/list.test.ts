@@ -1,6 +1,7 @@
 import test from 'ava';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
-import {DOC_STATES, listDocuments, refreshCounts, statusFromCounts, statusFromView, type DocState, type ListOptions, type StatusCounts} from '../lib/inspect/index.js';
+import {DOC_STATES, listDocuments, statusFromCounts, statusFromView, type DocState, type ListOptions, type StatusCounts} from '../lib/inspect/index.js';
+import {refreshCounts} from '../lib/counts/index.js';
 import type {DataFileDoc} from '../lib/pipeline/index.js';
 import type {Doc, Store} from '../lib/store/index.js';
 import {forEachBackend} from './helpers/backends.js';

@@ -1,7 +1,8 @@
 import {setTimeout as delay} from 'node:timers/promises';
 import test, {type ExecutionContext} from 'ava';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
-import {advanceCounts, COUNTS_ID, countsFromView, refreshCounts, StageCounts, statusFromCounts, statusFromView, type StatusCounts} from '../lib/inspect/index.js';
+import {statusFromCounts, statusFromView, type StatusCounts} from '../lib/inspect/index.js';
+import {advanceCounts, COUNTS_ID, countsFromView, refreshCounts, StageCounts} from '../lib/counts/index.js';
 import {isDataFile, type DataFileDoc} from '../lib/pipeline/index.js';
 import type {Doc, Store} from '../lib/store/index.js';
 import {forEachBackend} from './helpers/backends.js';

@@ -10,7 +10,8 @@ import {prepareDemoFolder} from './demo-folder.js';
 import {makeLogger, readConfig} from './context.js';
 import {printStatus} from './inspect.js';
 import {readConditions} from './register.js';
-import {loadChosenSteps, runSteps} from './listen.js';
+import {loadChosenSteps} from '../listen/index.js';
+import {runSteps} from './listen.js';
 import {numberOption} from './options.js';
 
 export function demoCommand(state: CliState): Command {

@@ -2,7 +2,7 @@ import type {Store} from '../store/index.js';
 import {countConflicted} from '../conflicts/index.js';
 import {DESIGN} from '../design/index.js';
 import {isDataFile, stageOf, viewStateOf} from '../pipeline/index.js';
-import {refreshCounts, type Place, type StageCounts} from './counts.js';
+import {refreshCounts, type Place, type StageCounts} from '../counts/index.js';
 import {cellOf, claimedAt, DOC_STATES, type DocState} from './states.js';
 
 /** One row's documents by state: `edw list --stage ROW --STATE` lists the documents of each count. */
@@ -37,7 +37,7 @@ export interface StatusCounts {
  * Count documents per stage, and per row and state. Where the server stores view reductions (CouchDB) this is one
  * grouped reduce of the stage view, plus the claims view and the documents claimed now; on PouchDB and
  * pouchdb-server, which re-read every row of a reduce, it is the counts kept from the feed (see
- * counts.ts), brought up to date first.
+ * lib/counts), brought up to date first.
  */
 export async function statusCounts(store: Store, steps: string[], now = Date.now()): Promise<StatusCounts> {
   const {reductionsStored} = await store.info();

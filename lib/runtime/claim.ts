@@ -1,3 +1,4 @@
+import {hostname} from 'node:os';
 import {EdwError} from '../errors/index.js';
 import {markSuperseded, withoutMark, type Claim, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {backoffDelay} from './backoff.js';
@@ -8,6 +9,7 @@ export class ClaimLostError extends EdwError {
   override name = 'ClaimLostError';
 }
 
+/** What a new claim says: the step and version it is for, who holds it, and for how long from `now`. */
 export interface ClaimSpec {
   step: string;
   version: string;
@@ -16,6 +18,11 @@ export interface ClaimSpec {
   pid: number;
   leaseMs: number;
   now: number;
+}
+
+/** A claim of `step` by `owner` (this process), starting `now`. */
+export function claimSpec(step: {name: string; version: string}, owner: string, leaseMs: number, now: number): ClaimSpec {
+  return {step: step.name, version: step.version, owner, host: hostname(), pid: process.pid, leaseMs, now};
 }
 
 /** The document with a new claim: a fresh fencing token (one more than any before) and a lease end. */

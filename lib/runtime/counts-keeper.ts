@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto';
 import {errorMessage} from '../errors/index.js';
-import {advanceCounts, countsFromView, loadCounts, saveCounts, type StageCounts} from '../inspect/index.js';
+import {advanceCounts, countsFromView, loadCounts, saveCounts, type StageCounts} from '../counts/index.js';
 import type {Logger} from '../log/index.js';
 import type {Store} from '../store/index.js';
 
@@ -21,7 +21,7 @@ export interface CountsKeeperOptions {
 }
 
 /**
- * Keeps the per-stage counts of `edw status` (lib/inspect/counts.ts) close to the feed's end while a
+ * Keeps the per-stage counts of `edw status` (lib/counts/counts.ts) close to the feed's end while a
  * listener process runs, so that a status at 100,000 documents reads a few seconds of feed rather
  * than all of it. Only where the server does not store view reductions (PouchDB, pouchdb-server):
  * CouchDB answers a status with one reduce and needs none of this.

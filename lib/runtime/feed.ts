@@ -2,20 +2,16 @@ import {hostname} from 'node:os';
 import {DESIGN} from '../design/index.js';
 import {errorMessage} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
-import {isDataFile, stageOf, type DataFileDoc} from '../pipeline/index.js';
 import type {Doc, Store} from '../store/index.js';
 import type {Reachability} from './reachability.js';
 
-/** A step listener as the feed sees it: the stage it takes documents from, and where to give them. */
-export interface FeedFollower {
-  readonly step: {name: string; after: string};
+/** Where the feed's documents go (the process's Router). */
+export interface FeedSink {
   /**
-   * Take a document the feed shows at this follower's stage; resolves once it is handled (run, found
-   * not to need running, or left to a sweep), which is when the feed may save a position past it.
+   * One page of changes' documents; resolves once each is handled (run, found not to need running, or
+   * left to a sweep), which is when the feed may save a position past them. `empty`: the page had no changes.
    */
-  offer(doc: Doc): Promise<void>;
-  /** A feed page was read; `handled` settles when every document offered from it is handled. */
-  pageRead(handled: Promise<void>, empty: boolean): void;
+  routePage(docs: Doc[], empty: boolean): Promise<void>;
 }
 
 export interface SharedFeedOptions {
@@ -32,9 +28,10 @@ export interface SharedFeedOptions {
 
 /**
  * The changes feed of one listener process: one filtered feed for every step it runs (filter
- * `edw/stages`), each change given to the listener of the document's stage. A database reads each
- * change once per process rather than once per step (on PouchDB and pouchdb-server every filtered
- * feed reads every change, and that was most of the server's work in the chain benchmark).
+ * `edw/stages`), each page given to the router, which puts each document in the queue of the step
+ * at its stage. A database reads each change once per process rather than once per step (on PouchDB
+ * and pouchdb-server every filtered feed reads every change, and that was most of the server's work
+ * in the chain benchmark).
  *
  * Its position is saved in `_local/edw-feed-<steps>-<host>` only after every change before it is
  * handled. Saving it is never needed for correctness: at start every listener sweeps the stage view,
@@ -69,9 +66,9 @@ export class SharedFeed {
     return this.#since;
   }
 
-  /** Read the saved position (or the database's current one), then follow the feed for `followers` until stopped. */
-  start(followers: FeedFollower[]): Promise<void> {
-    this.#loop ??= this.#run(followers).finally(() => this.#positioned(undefined));
+  /** Read the saved position (or the database's current one), then follow the feed into `sink` until stopped. */
+  start(sink: FeedSink): Promise<void> {
+    this.#loop ??= this.#run(sink).finally(() => this.#positioned(undefined));
     return this.#loop;
   }
 
@@ -95,7 +92,7 @@ export class SharedFeed {
     void this.stop();
   }
 
-  async #run(followers: FeedFollower[]): Promise<void> {
+  async #run(sink: FeedSink): Promise<void> {
     const {store, reachability} = this.#options;
     const signal = this.#stopping.signal;
     let since = await reachability.call('read the feed position', async () => {
@@ -105,8 +102,6 @@ export class SharedFeed {
     if (since === undefined) return;
     this.#since = since;
     this.#positioned(since);
-    const byStage = new Map<string, FeedFollower[]>();
-    for (const follower of followers) byStage.set(follower.step.after, [...(byStage.get(follower.step.after) ?? []), follower]);
     while (!signal.aborted) {
       const wait = new AbortController();
       this.#wait = wait;
@@ -121,21 +116,7 @@ export class SharedFeed {
       }), wait.signal);
       this.#wait = undefined;
       if (!page) continue;
-      const offered = new Map<FeedFollower, Promise<void>[]>();
-      for (const change of page.results) {
-        const doc = change.doc;
-        if (!doc) continue;
-        // A conflicted document goes to the listener of its winning revision's stage, which merges it first.
-        for (const follower of (isDataFile(doc) ? byStage.get(stageOf(doc as DataFileDoc)) : undefined) ?? []) {
-          const list = offered.get(follower) ?? [];
-          list.push(follower.offer(doc));
-          offered.set(follower, list);
-        }
-      }
-      const handled = Promise.all([...offered.values()].flat()).then(() => undefined);
-      for (const follower of followers) {
-        follower.pageRead(Promise.all(offered.get(follower) ?? []).then(() => undefined), page.results.length === 0);
-      }
+      const handled = sink.routePage(page.results.flatMap((change) => (change.doc ? [change.doc] : [])), page.results.length === 0);
       if (page.lastSeq !== since) {
         const seq: string = page.lastSeq;
         since = seq;

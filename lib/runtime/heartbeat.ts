@@ -2,7 +2,7 @@ import {hostname} from 'node:os';
 import {errorMessage} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
 import type {Store} from '../store/index.js';
-import type {ListenerState} from './listener.js';
+import type {ListenerState} from './events.js';
 import {updateDocument} from './update.js';
 
 /** The document a listener process keeps up to date, so an operator sees every daemon from anywhere. */

@@ -1,4 +1,5 @@
-export {StepListener, type ListenerOptions, type ListenerState, type StepEvent} from './listener.js';
+export {StepListener, type ListenerOptions} from './listener.js';
+export type {ListenerState, StepEvent} from './events.js';
 export {deleteOldHeartbeats, Heartbeat, heartbeatId, heartbeatState, type HeartbeatDoc, type HeartbeatOptions, type HeartbeatState} from './heartbeat.js';
 export {Runner, type Progress, type RunnerOptions, type RunSummary, type StepCounts} from './runner.js';
 export {updateDocument, type UpdateOptions} from './update.js';

@@ -1,11 +1,11 @@
 import {EventEmitter} from 'node:events';
-import {DESIGN} from '../design/index.js';
 import {hostname} from 'node:os';
 import {randomBytes} from 'node:crypto';
 import {errorMessage} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
 import type {Store} from '../store/index.js';
-import {StepListener, type ListenerOptions, type StepEvent} from './listener.js';
+import {StepListener} from './listener.js';
+import type {StepEvent} from './events.js';
 import type {ChainStep} from './step.js';
 import {Heartbeat} from './heartbeat.js';
 import {CountsKeeper} from './counts-keeper.js';
@@ -13,8 +13,11 @@ import {ConflictKeeper} from './conflict-keeper.js';
 import {Reachability} from './reachability.js';
 import {WriteBatcher} from './batcher.js';
 import {SharedFeed} from './feed.js';
+import {LeaseKeeper} from './lease-keeper.js';
+import {Router} from './router.js';
+import {DrainCheck, waitingAt} from './drain.js';
 
-export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner' | 'feed'> {
+export interface RunnerOptions {
   store: Store;
   /** The steps to run, in chain order. */
   steps: ChainStep[];
@@ -26,6 +29,18 @@ export interface RunnerOptions extends Omit<ListenerOptions, 'step' | 'owner' | 
    * retry), checked in chain order so that a document moving forward is always seen. @default false
    */
   once?: boolean;
+  /** How long a claim holds a document. @default 30000 */
+  leaseMs?: number;
+  /** Long-poll wait of one feed request (at most 1000 with `once`). @default 30000 */
+  pollMs?: number;
+  /** First delay before retrying a step that failed with an error that may pass. @default 1000 */
+  backoffMs?: number;
+  /** Cap on that delay, and on the delay between tries while the database is unreachable. @default 60000 */
+  maxBackoffMs?: number;
+  /** Changes per feed page and documents per view page, and how many may wait in a step's queue before the feed's are left to a sweep. @default 200 */
+  pageSize?: number;
+  /** Milliseconds since the epoch; for tests. @default Date.now */
+  now?: () => number;
   /** Milliseconds between heartbeat writes; 0 writes none. @default 10000 */
   heartbeatMs?: number;
   /**
@@ -62,8 +77,10 @@ export interface Progress {
 }
 
 /**
- * Runs one listener per step in this process, fed by one changes feed (SharedFeed), and decides when
- * the work is drained: for `once` it then stops.
+ * Runs the steps of one process: one changes feed (SharedFeed) into one Router, which puts each
+ * document in the queue of the step it waits at; one listener per step (its queue, its sweeps, its
+ * attempts); one WriteBatcher for every write, one LeaseKeeper for every claim held. It decides when
+ * the work is drained (DrainCheck): for `once` it then stops.
  *
  * Events: `progress` (a document completed, failed or will be retried), `caught-up` (nothing waits at
  * any of the steps' stages: once after start, and again after each outage), `conflicts-merged` ({id}:
@@ -74,10 +91,6 @@ export class Runner extends EventEmitter {
   readonly #options: RunnerOptions;
   readonly #summary: RunSummary = {completed: 0, retried: 0, failed: []};
   readonly #steps: Record<string, StepCounts> = {};
-  /** Drained since the start or the last outage; until then every idle listener makes it look. */
-  #caughtUp = false;
-  #checking = false;
-  #recheck = false;
   #done: Promise<RunSummary> | undefined;
   #finish: (() => void) | undefined;
   #onceTimer: NodeJS.Timeout | undefined;
@@ -86,62 +99,76 @@ export class Runner extends EventEmitter {
   readonly #counts: CountsKeeper | undefined;
   readonly #conflicts: ConflictKeeper | undefined;
   readonly #feed: SharedFeed;
+  readonly #router: Router;
+  readonly #leases: LeaseKeeper;
+  readonly #drain: DrainCheck;
 
   constructor(options: RunnerOptions) {
     super();
     this.#options = options;
+    const {store, log} = options;
     const owner = options.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    const pollMs = options.once ? Math.min(options.pollMs ?? 30_000, 1000) : options.pollMs;
-    const reachability = new Reachability({log: options.log, backoffMs: Math.min(options.backoffMs ?? 1000, 1000), maxBackoffMs: options.maxBackoffMs});
-    // One batcher for the process: claims and results of every step share `_bulk_docs` requests.
-    const batcher = new WriteBatcher({store: options.store});
-    const feed = new SharedFeed({store: options.store, log: options.log, steps: options.steps, reachability, pageSize: options.pageSize ?? 200, pollMs: pollMs ?? 30_000});
-    this.#feed = feed;
-    // After an outage the listeners sweep again; catching up with what came meanwhile is news again.
-    reachability.on('back', () => {
-      this.#caughtUp = false;
+    const pollMs = options.once ? Math.min(options.pollMs ?? 30_000, 1000) : options.pollMs ?? 30_000;
+    if (!(Number.isFinite(pollMs) && pollMs > 0)) throw new TypeError(`Runner option pollMs: expected a positive number, got ${pollMs}`);
+    const leaseMs = options.leaseMs ?? 30_000;
+    const reachability = new Reachability({log, backoffMs: Math.min(options.backoffMs ?? 1000, 1000), maxBackoffMs: options.maxBackoffMs});
+    // One batcher for the process: claims, renewals and results of every step share `_bulk_docs` requests.
+    const batcher = new WriteBatcher({store});
+    const write = (doc: Parameters<WriteBatcher['put']>[0], signal?: AbortSignal): Promise<string> => batcher.put(doc, signal);
+    this.#feed = new SharedFeed({store, log, steps: options.steps, reachability, pageSize: options.pageSize ?? 200, pollMs});
+    this.#router = new Router({owner, leaseMs, now: options.now});
+    this.#leases = new LeaseKeeper({store, log, owner, leaseMs, write, now: options.now});
+    this.stepListeners = options.steps.map((step) => new StepListener({
+      store, step, log, owner, leaseMs, backoffMs: options.backoffMs, maxBackoffMs: options.maxBackoffMs, pageSize: options.pageSize,
+      now: options.now, reachability, write, leases: this.#leases, router: this.#router, feed: this.#feed,
+    }));
+    this.#drain = new DrainCheck({
+      store, log, listeners: this.stepListeners, once: options.once,
+      drained: (first) => {
+        if (first) this.emit('caught-up', this.progress);
+        if (options.once) void this.stop();
+      },
     });
-    this.stepListeners = options.steps.map((step) => new StepListener({...options, pollMs, step, owner, reachability, batcher, feed}));
-    // A step's result write also claims the document for the step after it, when exactly one step here follows it.
-    for (const listener of this.stepListeners) {
-      const following = this.stepListeners.filter((l) => l.step.after === listener.step.name);
-      if (following.length === 1) listener.handOffTo(following[0]!);
-    }
+    // After an outage the listeners sweep again; catching up with what came meanwhile is news again.
+    reachability.on('back', () => this.#drain.reset());
     if (options.heartbeatMs !== 0) {
       this.#heartbeat = new Heartbeat({
-        store: options.store, owner, log: options.log, intervalMs: options.heartbeatMs,
+        store, owner, log, intervalMs: options.heartbeatMs,
         state: () => ({listeners: this.stepListeners.map((l) => l.state), completed: this.#summary.completed, failed: this.#summary.failed.length}),
       });
     }
-    if (options.countsMs !== 0) this.#counts = new CountsKeeper({store: options.store, log: options.log, intervalMs: options.countsMs, owner});
+    if (options.countsMs !== 0) this.#counts = new CountsKeeper({store, log, intervalMs: options.countsMs, owner});
     if (options.conflictsMs !== 0) {
-      this.#conflicts = new ConflictKeeper({store: options.store, log: options.log, intervalMs: options.conflictsMs, owner});
+      this.#conflicts = new ConflictKeeper({store, log, intervalMs: options.conflictsMs, owner});
       this.#conflicts.on('merged', (event: {id: string}) => this.emit('conflicts-merged', event));
     }
-    for (const listener of this.stepListeners) {
-      const counts: StepCounts = {completed: 0, failed: 0, retried: 0};
-      this.#steps[listener.step.name] = counts;
-      listener.on('completed', () => {
-        this.#summary.completed++;
-        counts.completed++;
-        this.emit('progress', this.progress);
-      });
-      listener.on('retrying', () => {
-        this.#summary.retried++;
-        counts.retried++;
-        this.emit('progress', this.progress);
-      });
-      listener.on('failed', (event: StepEvent) => {
-        this.#summary.failed.push(event);
-        counts.failed++;
-        this.emit('progress', this.progress);
-      });
-      listener.on('idle', () => void this.#checkDrained());
-      listener.on('error', (error: unknown) => {
-        this.#errors.push(error);
-        void this.stop();
-      });
-    }
+    for (const listener of this.stepListeners) this.#count(listener);
+  }
+
+  /** Count what `listener` does, and look whether the work is drained whenever it is idle. */
+  #count(listener: StepListener): void {
+    const counts: StepCounts = {completed: 0, failed: 0, retried: 0};
+    this.#steps[listener.step.name] = counts;
+    listener.on('completed', () => {
+      this.#summary.completed++;
+      counts.completed++;
+      this.emit('progress', this.progress);
+    });
+    listener.on('retrying', () => {
+      this.#summary.retried++;
+      counts.retried++;
+      this.emit('progress', this.progress);
+    });
+    listener.on('failed', (event: StepEvent) => {
+      this.#summary.failed.push(event);
+      counts.failed++;
+      this.emit('progress', this.progress);
+    });
+    listener.on('idle', () => void this.#drain.check());
+    listener.on('error', (error: unknown) => {
+      this.#errors.push(error);
+      void this.stop();
+    });
   }
 
   get progress(): Progress {
@@ -152,14 +179,8 @@ export class Runner extends EventEmitter {
   /** Per step, the documents waiting at its stage now (ready, claimed, or waiting for a retry), from the stage view. */
   async waiting(): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
-    for (const listener of this.stepListeners) counts[listener.step.name] = await this.#waitingAt(listener.step.after);
+    for (const listener of this.stepListeners) counts[listener.step.name] = await waitingAt(this.#options.store, listener.step.after);
     return counts;
-  }
-
-  async #waitingAt(stage: string): Promise<number> {
-    // 'ready' and 'retry' are adjacent keys, so one range counts both ('bad' and 'failed' sort before).
-    const result = await this.#options.store.query({design: DESIGN, view: 'stage', startkey: [stage, 'ready'], endkey: [stage, 'retry', {}], reduce: true});
-    return Number(result.rows[0]?.value ?? 0);
   }
 
   /** Start every listener; resolves with what was done once they have all stopped. Rejects if a listener died of an error. */
@@ -169,7 +190,7 @@ export class Runner extends EventEmitter {
         if (this.#errors.length > 0) reject(this.#errors[0]);
         else resolve(this.#summary);
       };
-      this.#feed.start(this.stepListeners).catch((error: unknown) => {
+      this.#feed.start(this.#router).catch((error: unknown) => {
         this.#options.log.error('changes feed stopped by an error', {error: errorMessage(error)});
         this.#errors.push(error);
         void this.stop();
@@ -180,7 +201,7 @@ export class Runner extends EventEmitter {
       this.#conflicts?.start();
       if (this.#options.once) {
         // Besides idle events, look now and then: work held by another listener's claim ends by time.
-        this.#onceTimer = setInterval(() => void this.#checkDrained(), 1000);
+        this.#onceTimer = setInterval(() => void this.#drain.check(), 1000);
       }
     });
     return this.#done;
@@ -191,6 +212,7 @@ export class Runner extends EventEmitter {
   /** Stop taking work, let running steps finish within `timeoutMs`, save positions. Idempotent. */
   stop(timeoutMs = 30_000): Promise<void> {
     this.#stopping ??= (async () => {
+      this.#drain.stop();
       clearInterval(this.#onceTimer);
       // The feed's last position is saved once the listeners have handled what it gave them, unless
       // that takes past the timeout (the database may be unreachable).
@@ -201,6 +223,7 @@ export class Runner extends EventEmitter {
       } finally {
         clearTimeout(timer);
       }
+      this.#leases.stop();
       await this.#heartbeat?.stop();
       await this.#counts?.stop();
       await this.#conflicts?.stop();
@@ -214,54 +237,5 @@ export class Runner extends EventEmitter {
     for (const listener of this.stepListeners) listener.abort();
     this.#feed.abort();
     void this.stop(0);
-  }
-
-  /**
-   * Whether nothing waits at any step's stage; checked in chain order, so a document moving on is
-   * never missed. A daemon looks until it has caught up (and again after an outage), `once` until it stops.
-   */
-  async #checkDrained(): Promise<void> {
-    if (this.#stopping || (this.#caughtUp && !this.#options.once)) return;
-    if (this.#checking) {
-      this.#recheck = true;
-      return;
-    }
-    this.#checking = true;
-    try {
-      do {
-        this.#recheck = false;
-        if (await this.#drained()) {
-          if (!this.#caughtUp) {
-            this.#caughtUp = true;
-            this.emit('caught-up', this.progress);
-          }
-          if (this.#options.once) void this.stop();
-          return;
-        }
-      } while (this.#recheck);
-    } catch (error) {
-      // A daemon only looks to say it has caught up: an outage is said once by the listeners' Reachability.
-      this.#options.log[this.#options.once ? 'warn' : 'debug']('could not check for waiting work', {error: errorMessage(error)});
-    } finally {
-      this.#checking = false;
-    }
-  }
-
-  async #drained(): Promise<boolean> {
-    const busy = this.stepListeners.filter((l) => l.busy > 0).map((l) => l.step.name);
-    if (busy.length > 0) {
-      this.#options.log.debug('not drained: steps running', {steps: busy});
-      return false;
-    }
-    for (const listener of this.stepListeners) {
-      const waiting = await this.#waitingAt(listener.step.after);
-      this.#options.log.debug('waiting at stage', {stage: listener.step.after, waiting});
-      if (waiting > 0) {
-        // `once` must not wait on a document the feed did not show; a daemon's listeners sweep when a claim or retry time comes anyway.
-        if (this.#options.once) listener.requestSweep();
-        return false;
-      }
-    }
-    return this.stepListeners.every((l) => l.busy === 0);
   }
 }

@@ -1,6 +1,9 @@
 import {ConflictError, ForbiddenError} from '../errors/index.js';
 import type {Doc, Store} from '../store/index.js';
 
+/** How a write goes out: `store.put`, or a WriteBatcher's `put` (same contract). */
+export type Write = (doc: Doc, signal?: AbortSignal) => Promise<string>;
+
 export interface UpdateOptions {
   /** The copy already in hand; used for the first try instead of a read. */
   current?: Doc | null;
@@ -8,7 +11,7 @@ export interface UpdateOptions {
    * How to write: `store.put`, or a WriteBatcher's `put` (same contract) so that writes of many
    * documents share requests. @default store.put
    */
-  write?: (doc: Doc, signal?: AbortSignal) => Promise<string>;
+  write?: Write;
   /** Give up after this many 409s in a row. @default 50 */
   maxConflicts?: number;
   signal?: AbortSignal;

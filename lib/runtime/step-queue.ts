@@ -1,0 +1,139 @@
+import PQueue from 'p-queue';
+import type {DataFileDoc} from '../pipeline/index.js';
+import type {Doc} from '../store/index.js';
+
+/** Work for a step: a document to claim and run, or one already claimed for it (`held`, a hand-over). */
+export interface Job {
+  doc: DataFileDoc;
+  /** The claim the previous step's result write took for this step, and the attempt it is. */
+  held?: {token: number; attempt: number};
+}
+
+export interface StepQueueOptions {
+  /** Most jobs running at once (the step's concurrency). */
+  concurrency: number;
+  /**
+   * Most jobs waiting before the feed's documents are left to a sweep, and the room a sweep waits for
+   * between pages. @default 200
+   */
+  pageSize?: number;
+  /** Whether a document may need the step now; a conflicted one is taken whatever this says (it is merged first). */
+  admit: (doc: Doc) => boolean;
+  /** Runs one job to its end; must not reject. */
+  run: (job: Job) => Promise<void>;
+  /** Called when the queue leaves documents to a sweep: the feed's, past `pageSize`, or a hand-over let go without its document. */
+  requestSweep: () => void;
+  /** Called when nothing is queued or running (and the queue is not stopping). */
+  idle: () => void;
+  /** Aborts when the step's listener stops: from then on the queue takes nothing new. */
+  stopping: AbortSignal;
+}
+
+/**
+ * The queue of one step: the documents waiting for it and those it runs, bounded by the step's
+ * concurrency, each document at most once whether it came from the feed, a sweep or a hand-over
+ * (the router decides which queue a document goes to; this decides whether it is taken now).
+ */
+export class StepQueue {
+  readonly #options: StepQueueOptions;
+  readonly #pageSize: number;
+  readonly #queue: PQueue;
+  /** Documents queued or running here (or reserved for a hand-over), so that none starts twice. */
+  readonly #active = new Set<string>();
+
+  constructor(options: StepQueueOptions) {
+    this.#options = options;
+    this.#pageSize = options.pageSize ?? 200;
+    if (!(this.#pageSize > 0)) throw new TypeError(`StepQueue option pageSize: expected a positive number, got ${this.#pageSize}`);
+    this.#queue = new PQueue({concurrency: options.concurrency});
+    this.#queue.on('idle', () => this.notifyIfIdle());
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#queue.pending;
+  }
+
+  /** Jobs waiting for a free slot. */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
+  /** Jobs queued or running. */
+  get busy(): number {
+    return this.#queue.size + this.#queue.pending;
+  }
+
+  /**
+   * A document the feed shows at this step's stage. Taken while fewer than a page wait; past that it
+   * is left to a sweep (the view is the truth), so that a slow step never holds the process's feed
+   * back. Resolves when it is handled.
+   */
+  offer(doc: Doc): Promise<void> {
+    if (this.#active.has(doc._id) || this.#options.stopping.aborted) return Promise.resolve();
+    if (this.#queue.size >= this.#pageSize) {
+      this.#options.requestSweep();
+      return Promise.resolve();
+    }
+    return this.take(doc);
+  }
+
+  /** A document a sweep found waiting (or one the feed offered with room left). Resolves when it is handled. */
+  take(doc: Doc): Promise<void> {
+    if (this.#active.has(doc._id) || this.#options.stopping.aborted) return Promise.resolve();
+    if (!doc._conflicts?.length && !this.#options.admit(doc)) return Promise.resolve();
+    this.#active.add(doc._id);
+    return this.#schedule({doc: doc as DataFileDoc});
+  }
+
+  /** Resolves when there is room for another page of a sweep. */
+  room(): Promise<void> {
+    return this.#queue.onSizeLessThan(this.#pageSize);
+  }
+
+  /** Resolves when nothing is queued or running. */
+  onIdle(): Promise<void> {
+    return this.#queue.onIdle();
+  }
+
+  /** A feed page was read (`handled` settles when what it offered here is handled): say when nothing is left to do. */
+  pageRead(handled: Promise<void>, empty: boolean): void {
+    if (!empty && this.busy > 0) return;
+    void handled.then(() => this.notifyIfIdle());
+  }
+
+  /** Call `idle` if nothing is queued or running. */
+  notifyIfIdle(): void {
+    if (this.busy === 0 && !this.#options.stopping.aborted) this.#options.idle();
+  }
+
+  /** Take `id` in for a hand-over (so neither feed nor sweep starts it) if it can start soon: fewer than the concurrency wait. */
+  reserve(id: string): boolean {
+    if (this.#options.stopping.aborted || this.#active.has(id) || this.#queue.size >= this.#options.concurrency) return false;
+    this.#active.add(id);
+    return true;
+  }
+
+  /** Run a reserved document whose claim the previous step's result write took for this step. */
+  adopt(job: Job & {held: NonNullable<Job['held']>}): void {
+    // Even when stopping: the job gives the claim back.
+    void this.#schedule(job);
+  }
+
+  /**
+   * A reserved document that was not handed over after all: let it go, and look at it again as the
+   * feed would have (the feed may have shown it meanwhile, and skipped it as taken); without the
+   * document, a sweep finds it.
+   */
+  release(id: string, latest: Doc | null): void {
+    this.#active.delete(id);
+    if (this.#options.stopping.aborted) return;
+    if (latest) void this.take(latest);
+    else this.#options.requestSweep();
+  }
+
+  /** Queue a job on a document already marked active; it is unmarked when the job ends. */
+  #schedule(job: Job): Promise<void> {
+    return this.#queue.add(() => this.#options.run(job)).finally(() => this.#active.delete(job.doc._id));
+  }
+}
