@@ -129,8 +129,9 @@ export async function loadCounts(store: Store, signal?: AbortSignal): Promise<St
 
 /**
  * Every data-file document's place read from the stage view (keys only, pages of `pageSize` rows),
- * at a feed position taken before the read: the feed from
- * there, applied on top, brings them to its end (a change applied twice changes nothing). On a busy
+ * at a feed position taken before the read (`seq`, default the position now; the CountsKeeper takes it
+ * before its process's listeners start, so that every claim they write is on the feed after it): the
+ * feed from there, applied on top, brings them to its end (a change applied twice changes nothing). On a busy
  * PouchDB database this is far lighter than reading the feed from 0, where PouchDB walks every
  * superseded revision and keeps each document's revision tree until the page ends (the bench's
  * chain at 20,000 documents, embedded: the listener's heap after GC ended at 25 MB this way, 57 MB
@@ -139,8 +140,8 @@ export async function loadCounts(store: Store, signal?: AbortSignal): Promise<St
  * view is kept by nobody, and building it at 100,000 documents took 16 s embedded): a claim taken
  * before the position shows from its next renewal or result on the feed, within one lease.
  */
-export async function countsFromView(store: Store, options: {pageSize?: number; signal?: AbortSignal} = {}): Promise<StageCounts> {
-  const counts = new StageCounts((await store.info(options.signal)).updateSeq);
+export async function countsFromView(store: Store, options: {pageSize?: number; signal?: AbortSignal; seq?: string} = {}): Promise<StageCounts> {
+  const counts = new StageCounts(options.seq ?? (await store.info(options.signal)).updateSeq);
   const pageSize = options.pageSize ?? 5000;
   let startkey: ViewKey | undefined;
   for (let update = true; ; update = false) {

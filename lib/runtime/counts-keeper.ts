@@ -46,6 +46,8 @@ export class CountsKeeper {
   /** The position of the counts this process last saved. */
   #savedSeq: string | undefined;
   #stopped: Promise<void> | undefined;
+  /** The feed position when this keeper started: where counts read from the view start. */
+  #startSeq: string | undefined;
 
   constructor(options: CountsKeeperOptions) {
     this.#options = options;
@@ -61,9 +63,15 @@ export class CountsKeeper {
     return this.#counts !== undefined;
   }
 
+  /**
+   * Start keeping. Resolves once the keeper has taken the feed position its first counts start from
+   * (before its first refresh ends): a Runner starts its listeners after that, so that every claim
+   * they write is on the feed after that position (counts from the stage view have no claims).
+   */
   async start(): Promise<void> {
     const info = await this.#options.store.info().catch(() => undefined);
     if (info?.reductionsStored || this.#stopping.signal.aborted) return;
+    this.#startSeq = info?.updateSeq;
     this.#timer = setInterval(() => this.#refresh(), this.#intervalMs);
     this.#timer.unref();
     // The first refresh now, while the listeners' start-up sweeps bring the stage view up to date: a
@@ -147,7 +155,7 @@ export class CountsKeeper {
     if (!this.#counts || keeper?.owner !== this.#owner) {
       const saved = await loadCounts(store, signal);
       if (saved.seq === '0') {
-        this.#counts = await countsFromView(store, {signal});
+        this.#counts = await countsFromView(store, {signal, seq: this.#startSeq});
         await this.#save(this.#counts, signal);
       } else {
         this.#counts = saved;

@@ -190,14 +190,17 @@ export class Runner extends EventEmitter {
         if (this.#errors.length > 0) reject(this.#errors[0]);
         else resolve(this.#summary);
       };
-      this.#feed.start(this.#router).catch((error: unknown) => {
-        this.#options.log.error('changes feed stopped by an error', {error: errorMessage(error)});
-        this.#errors.push(error);
-        void this.stop();
+      // The counts keeper takes its feed position before any listener can write a claim.
+      void (this.#counts?.start() ?? Promise.resolve()).then(() => {
+        if (this.#stopping) return;
+        this.#feed.start(this.#router).catch((error: unknown) => {
+          this.#options.log.error('changes feed stopped by an error', {error: errorMessage(error)});
+          this.#errors.push(error);
+          void this.stop();
+        });
+        for (const listener of this.stepListeners) void listener.start();
       });
-      for (const listener of this.stepListeners) void listener.start();
       this.#heartbeat?.start();
-      void this.#counts?.start();
       this.#conflicts?.start();
       if (this.#options.once) {
         // Besides idle events, look now and then: work held by another listener's claim ends by time.
