@@ -11,7 +11,7 @@ import test, {type ExecutionContext} from 'ava';
 import {createLogger, type Logger} from '../lib/log/index.js';
 import type {DataFileDoc} from '../lib/pipeline/index.js';
 import {registerFiles} from '../lib/register/index.js';
-import {Runner, type StepEvent} from '../lib/runtime/index.js';
+import {Runner, type RunnerOptions, type StepEvent} from '../lib/runtime/index.js';
 import {simulate} from '../lib/simulate/index.js';
 import {openStore, type Store} from '../lib/store/index.js';
 import {loadSteps} from '../listeners/index.js';
@@ -72,11 +72,12 @@ interface Running {
   done: Promise<unknown>;
 }
 
-async function startRunner(t: ExecutionContext, setup: Setup, log?: Logger): Promise<Running> {
+async function startRunner(t: ExecutionContext, setup: Setup, log?: Logger, options: Partial<RunnerOptions> = {}): Promise<Running> {
   const {ws, store} = setup;
   const run = new Runner({
     store, steps: await loadSteps(ws.config.steps), log: log ?? memoryLogger().log, heartbeatMs: 0,
     leaseMs: ws.config.listen.leaseMs, pollMs: ws.config.listen.pollMs, backoffMs: ws.config.listen.backoffMs, maxBackoffMs: ws.config.listen.maxBackoffMs,
+    ...options,
   });
   const started: StepEvent[] = [];
   const completed: StepEvent[] = [];
@@ -320,3 +321,39 @@ async function waitForAll(listener: EdwProcess, ids: string[]): Promise<void> {
   const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   for (const id of ids) await listener.waitFor(new RegExp(`^(?=.*step done)(?=.*step=ingest_detections)(?=.*${escape(id)})`));
 }
+
+test('the feed asks CouchDB with a selector (evaluated natively) and other servers with the edw/stages filter; the chain completes either way', async (t) => {
+  const setup = await throughProxy(t);
+  const ids = await registerNew(setup, setup.direct, 3, 0);
+  const feeds: Array<{method: string; filter: string | null; body: unknown}> = [];
+  setup.proxy.events.on('request', (r: SeenRequest) => {
+    if (r.path.endsWith('/_changes') && r.query.get('filter')) feeds.push({method: r.method, filter: r.query.get('filter'), body: r.body});
+  });
+  const running = await startRunner(t, setup);
+  await throughOrStopped(running, ids);
+  const couchdb = (await setup.store.info()).reductionsStored;
+  t.true(feeds.length > 0);
+  for (const feed of feeds) {
+    if (couchdb) t.like(feed, {method: 'POST', filter: '_selector', body: {selector: {status: 'good'}}});
+    else t.like(feed, {method: 'GET', filter: 'edw/stages'});
+  }
+  assertOnceEach(t, await allDataDocs(setup.direct, ids));
+});
+
+test('the feed position is saved at most every feedSaveMs, and once more at a stop', async (t) => {
+  const setup = await throughProxy(t);
+  const ids = await registerNew(setup, setup.direct, 4, 0);
+  let saves = 0;
+  setup.proxy.events.on('request', (r: SeenRequest) => {
+    if (r.method === 'PUT' && r.path.includes('/_local/edw-feed-')) saves++;
+  });
+  // An hour between saves: none while it runs (each page used to be one), the stop's own.
+  const running = await startRunner(t, setup, undefined, {feedSaveMs: 3_600_000});
+  await throughOrStopped(running, ids);
+  const during = saves;
+  await running.run.stop();
+  t.true(during <= 1, `saves while running: ${during}`);
+  t.is(saves, during + 1, 'the stop saves the last position handled');
+  const saved = await setup.direct.getLocal(`edw-feed-move_to_sps+signal_processing+ingest_detections-${(await import('node:os')).hostname()}`);
+  t.truthy(saved?.seq);
+});

@@ -37,6 +37,8 @@ export interface AttemptContext {
   stopping: AbortSignal;
   /** The hard stop: running steps and result writes are cut short, their documents given back. */
   aborting: AbortSignal;
+  /** Runs a job's claim and step in one of the step's slots (StepQueue.slot); the result is written outside it. */
+  slot: <T>(work: () => Promise<T>) => Promise<T>;
 }
 
 /** The claim of the next step that a result write may take too (see Router.reserveNext). */
@@ -68,27 +70,43 @@ export type AttemptOutcome =
    */
   | {kind: 'recorded'; id: string; attempt: number; entry: ProcessEntry; result: Outcome; doc: DataFileDoc | null; handed?: {token: number; attempt: number}};
 
+/** A step that ran to its end under a claim, its result not written yet. */
+interface Ran {
+  kind: 'ran';
+  id: string;
+  token: number;
+  attempt: number;
+  entry: ProcessEntry;
+  result: Outcome;
+  /** The latest revision written under the claim (the claim or a renewal): the base of the result write. */
+  base: DataFileDoc;
+}
+
 /**
  * One attempt of a step on one document: claim it (unless the job holds a hand-over's claim), run
  * the step while the lease keeper renews the claim, and record the result under the claim's token.
- * Every failure of the step is recorded on the document; a database error that outlasts the
- * attempt's own retries is thrown.
+ * The claim and the step hold one of the step's slots; the result write does not (on CouchDB it is
+ * a round trip of tens of milliseconds, shared with other writes). Every failure of the step is
+ * recorded on the document; a database error that outlasts the attempt's own retries is thrown.
  */
 export async function runAttempt(ctx: AttemptContext, job: Job, hooks: AttemptHooks): Promise<AttemptOutcome> {
   const log = ctx.log.child({docId: job.doc._id});
-  if (job.held) {
-    if (ctx.stopping.aborted) {
-      await giveBack(ctx, job.doc._id, job.held.token, log);
-      return {kind: 'stopped', id: job.doc._id};
+  const ran = await ctx.slot(async (): Promise<AttemptOutcome | Ran> => {
+    if (job.held) {
+      if (ctx.stopping.aborted) {
+        await giveBack(ctx, job.doc._id, job.held.token, log);
+        return {kind: 'stopped', id: job.doc._id};
+      }
+      // It waited in the queue past its lease: claim it afresh (another listener may have taken it).
+      if ((job.doc.edw?.claim?.expires ?? 0) > ctx.now()) return runHeld(ctx, job.doc, job.held, log, hooks);
     }
-    // It waited in the queue past its lease: claim it afresh (another listener may have taken it).
-    if ((job.doc.edw?.claim?.expires ?? 0) > ctx.now()) return runHeld(ctx, job.doc, job.held, log, hooks);
-  }
-  return claimAndRun(ctx, job.doc, log, hooks);
+    return claimAndRun(ctx, job.doc, log, hooks);
+  });
+  return ran.kind === 'ran' ? recordRan(ctx, ran, log, hooks) : ran;
 }
 
 /** Claim with the revision in hand (a conflict means someone else moved first: read again and re-decide), then run. */
-async function claimAndRun(ctx: AttemptContext, seen: DataFileDoc, log: Logger, hooks: AttemptHooks): Promise<AttemptOutcome> {
+async function claimAndRun(ctx: AttemptContext, seen: DataFileDoc, log: Logger, hooks: AttemptHooks): Promise<AttemptOutcome | Ran> {
   const id = seen._id;
   if (ctx.stopping.aborted) return {kind: 'skipped', id};
   if (seen._conflicts?.length) {
@@ -112,8 +130,8 @@ async function claimAndRun(ctx: AttemptContext, seen: DataFileDoc, log: Logger, 
   return runHeld(ctx, written as DataFileDoc, claimed, log, hooks);
 }
 
-/** Run the step on a document this process holds claim `held.token` on, and record the result. */
-async function runHeld(ctx: AttemptContext, claimedDoc: DataFileDoc, held: {token: number; attempt: number}, log: Logger, hooks: AttemptHooks): Promise<AttemptOutcome> {
+/** Run the step on a document this process holds claim `held.token` on. */
+async function runHeld(ctx: AttemptContext, claimedDoc: DataFileDoc, held: {token: number; attempt: number}, log: Logger, hooks: AttemptHooks): Promise<AttemptOutcome | Ran> {
   const id = claimedDoc._id;
   const {token, attempt} = held;
   hooks.started();
@@ -136,11 +154,17 @@ async function runHeld(ctx: AttemptContext, claimedDoc: DataFileDoc, held: {toke
   }
   const {entry} = outcome;
   const result = outcomeOf(outcome, attempt, {attempts: ctx.step.attempts, now: ctx.now(), backoffMs: ctx.backoffMs, maxBackoffMs: ctx.maxBackoffMs});
+  return {kind: 'ran', id, token, attempt, entry, result, base: lease.doc};
+}
+
+/** Record what the step came to, under the claim's token, with the next step's claim when the router asks for one. */
+async function recordRan(ctx: AttemptContext, ran: Ran, log: Logger, hooks: AttemptHooks): Promise<AttemptOutcome> {
+  const {id, token, attempt, entry, result} = ran;
   // Done, and the next step runs in this process with room to start it: the same write claims it for that step.
   const next = result.kind === 'done' ? hooks.handOff(id) : undefined;
   let handed: {token: number; attempt: number} | undefined;
   // The base is the latest revision written under the claim (the claim or a renewal): no read first.
-  const recorded = await recordUnderClaim(ctx, id, lease.doc, log, (doc) => {
+  const recorded = await recordUnderClaim(ctx, id, ran.base, log, (doc) => {
     handed = undefined;
     if (hasEntry(doc, entry, token)) return null;
     const after = withEntry(doc, token, ctx.owner, entry, result);

@@ -24,7 +24,20 @@ export interface SharedFeedOptions {
   pageSize: number;
   /** Long-poll wait of one request, in ms. */
   pollMs: number;
+  /**
+   * Least time between two saves of the position, in ms: each save is a write (an fsync on CouchDB),
+   * and a position a few seconds old only costs a restart a replay of those seconds. A stop saves the
+   * last position handled. @default 2000
+   */
+  saveEveryMs?: number;
 }
+
+/**
+ * What the `stages` filter passes, as a Mango selector (a superset: the stage is chosen here), for
+ * the servers that evaluate selectors natively. On CouchDB 3.5 a JavaScript filter costs ~1 ms of
+ * the server's CPU per change scanned (940 changes/s), the selector ~0.1 ms (8,960/s).
+ */
+const DATA_FILES: Record<string, unknown> = {status: 'good', process: {$type: 'array'}};
 
 /**
  * The changes feed of one listener process: one filtered feed for every step it runs (filter
@@ -34,8 +47,8 @@ export interface SharedFeedOptions {
  * in the chain benchmark).
  *
  * Its position is saved in `_local/edw-feed-<steps>-<host>` only after every change before it is
- * handled. Saving it is never needed for correctness: at start every listener sweeps the stage view,
- * which finds whatever waits whether the feed showed it or not.
+ * handled, at most every `saveEveryMs`, and at a stop. Saving it is never needed for correctness: at
+ * start every listener sweeps the stage view, which finds whatever waits whether the feed showed it or not.
  */
 export class SharedFeed {
   readonly #options: SharedFeedOptions;
@@ -47,6 +60,10 @@ export class SharedFeed {
   readonly #abortSaves = new AbortController();
   #since: string | undefined;
   #checkpoints: Promise<void> = Promise.resolve();
+  /** The last position whose changes are all handled, and the last one saved. */
+  #handled: string | undefined;
+  #saved: string | undefined;
+  #savedAt = 0;
   #loop: Promise<void> | undefined;
   #wait: AbortController | undefined;
   #positioned!: (since: string | undefined) => void;
@@ -84,6 +101,21 @@ export class SharedFeed {
     // A loop ended by an error has been reported by whoever started it.
     await this.#loop?.catch(() => {});
     await this.#checkpoints;
+    // The last position handled, if a save was skipped for time.
+    if (this.#handled !== undefined && this.#handled !== this.#saved) await this.#save(this.#handled);
+  }
+
+  /** Save `seq` (outlasting outages, cut short only by a hard stop); a failure is logged, never worse than a replay. */
+  async #save(seq: string): Promise<void> {
+    const {store, reachability} = this.#options;
+    try {
+      await reachability.call('save the feed position', () => store.putLocal(this.#checkpointId, {seq, steps: this.#options.steps.map((s) => s.name)}), this.#abortSaves.signal);
+      this.#saved = seq;
+      this.#savedAt = Date.now();
+    } catch (error) {
+      // The start-up sweep finds whatever the position missed.
+      this.#options.log.warn('feed position not saved', {error: errorMessage(error)});
+    }
   }
 
   /** Cut the saving of positions short now (the listeners were aborted). */
@@ -108,6 +140,7 @@ export class SharedFeed {
       const page = await reachability.call('read the feed', () => store.changes({
         since: since!,
         filter: {name: `${DESIGN}/stages`, params: {stages: this.#stages}},
+        selector: DATA_FILES,
         includeDocs: true,
         conflicts: true,
         limit: this.#options.pageSize,
@@ -121,15 +154,15 @@ export class SharedFeed {
         const seq: string = page.lastSeq;
         since = seq;
         this.#since = seq;
-        // Saved in order, and only once every change of this page (and of the pages before) is handled.
+        // Saved in order, only once every change of this page (and of the pages before) is handled, and
+        // at most every saveEveryMs (the stop saves the last one).
         this.#checkpoints = this.#checkpoints
           .then(() => handled)
-          // The stop does not cut this save short (only a hard stop does): a soft stop saves it.
-          .then(() => reachability.call('save the feed position', () => store.putLocal(this.#checkpointId, {seq, steps: this.#options.steps.map((s) => s.name)}), this.#abortSaves.signal))
-          .then(() => undefined, (error: unknown) => {
-            // Never worse than a replay: the start-up sweep finds whatever the position missed.
-            this.#options.log.warn('feed position not saved', {error: errorMessage(error)});
-          });
+          .then(async () => {
+            this.#handled = seq;
+            if (Date.now() - this.#savedAt >= (this.#options.saveEveryMs ?? 2000)) await this.#save(seq);
+          })
+          .catch((error: unknown) => void this.#options.log.warn('feed position not saved', {error: errorMessage(error)}));
       }
     }
   }

@@ -88,6 +88,7 @@ export class StepListener extends EventEmitter {
       backoffMs: options.backoffMs ?? 1000, maxBackoffMs: options.maxBackoffMs ?? 60_000,
       write: options.write, leases: options.leases, reach: options.reachability,
       stopping: this.#stopping.signal, aborting: this.#aborting.signal,
+      slot: (work) => this.#queue.slot(work),
     };
     this.#queue = new StepQueue({
       concurrency: step.concurrency, pageSize: this.#pageSize, stopping: this.#stopping.signal,

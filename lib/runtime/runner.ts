@@ -48,6 +48,8 @@ export interface RunnerOptions {
    * pouchdb-server (see CountsKeeper); 0 keeps none. @default 2000
    */
   countsMs?: number;
+  /** Least milliseconds between two saves of the feed's position (a stop saves the last one). @default 2000 */
+  feedSaveMs?: number;
   /** Milliseconds between sweeps for conflicted documents at any stage (see ConflictKeeper); 0 sweeps none. @default 2000 */
   conflictsMs?: number;
 }
@@ -115,7 +117,7 @@ export class Runner extends EventEmitter {
     // One batcher for the process: claims, renewals and results of every step share `_bulk_docs` requests.
     const batcher = new WriteBatcher({store});
     const write = (doc: Parameters<WriteBatcher['put']>[0], signal?: AbortSignal): Promise<string> => batcher.put(doc, signal);
-    this.#feed = new SharedFeed({store, log, steps: options.steps, reachability, pageSize: options.pageSize ?? 200, pollMs});
+    this.#feed = new SharedFeed({store, log, steps: options.steps, reachability, pageSize: options.pageSize ?? 200, pollMs, saveEveryMs: options.feedSaveMs});
     this.#router = new Router({owner, leaseMs, now: options.now});
     this.#leases = new LeaseKeeper({store, log, owner, leaseMs, write, now: options.now});
     this.stepListeners = options.steps.map((step) => new StepListener({

@@ -10,8 +10,15 @@ export interface Job {
 }
 
 export interface StepQueueOptions {
-  /** Most jobs running at once (the step's concurrency). */
+  /** Most jobs running the step at once (the step's concurrency): see `slot`. */
   concurrency: number;
+  /**
+   * Jobs past `concurrency` that may be in hand at once: recording their results (a database round
+   * trip, off the step's slots) or waiting for a slot. On CouchDB a write costs a round trip of tens
+   * of milliseconds whatever it carries, so the step's slots are not held for it, and the writes of
+   * many jobs go out together. @default 64
+   */
+  recordWindow?: number;
   /**
    * Most jobs waiting before the feed's documents are left to a sweep, and the room a sweep waits for
    * between pages. @default 200
@@ -38,6 +45,8 @@ export class StepQueue {
   readonly #options: StepQueueOptions;
   readonly #pageSize: number;
   readonly #queue: PQueue;
+  /** The step's slots: a job holds one while it claims and runs, not while its result is written. */
+  readonly #slots: PQueue;
   /** Documents queued or running here (or reserved for a hand-over), so that none starts twice. */
   readonly #active = new Set<string>();
 
@@ -45,18 +54,26 @@ export class StepQueue {
     this.#options = options;
     this.#pageSize = options.pageSize ?? 200;
     if (!(this.#pageSize > 0)) throw new TypeError(`StepQueue option pageSize: expected a positive number, got ${this.#pageSize}`);
-    this.#queue = new PQueue({concurrency: options.concurrency});
+    const recordWindow = options.recordWindow ?? 64;
+    if (!(Number.isInteger(recordWindow) && recordWindow >= 0)) throw new TypeError(`StepQueue option recordWindow: expected a whole number, got ${recordWindow}`);
+    this.#queue = new PQueue({concurrency: options.concurrency + recordWindow});
+    this.#slots = new PQueue({concurrency: options.concurrency});
     this.#queue.on('idle', () => this.notifyIfIdle());
   }
 
-  /** Jobs running now. */
+  /** Jobs holding a slot now (claiming or running the step). */
   get running(): number {
-    return this.#queue.pending;
+    return this.#slots.pending;
   }
 
-  /** Jobs waiting for a free slot. */
+  /** Jobs waiting for a slot. */
   get queued(): number {
-    return this.#queue.size;
+    return this.#queue.size + this.#slots.size;
+  }
+
+  /** Run `work` (a job's claim and step) in one of the step's slots, once one is free. */
+  slot<T>(work: () => Promise<T>): Promise<T> {
+    return this.#slots.add(work) as Promise<T>;
   }
 
   /** Jobs queued or running. */
@@ -109,7 +126,7 @@ export class StepQueue {
 
   /** Take `id` in for a hand-over (so neither feed nor sweep starts it) if it can start soon: fewer than the concurrency wait. */
   reserve(id: string): boolean {
-    if (this.#options.stopping.aborted || this.#active.has(id) || this.#queue.size >= this.#options.concurrency) return false;
+    if (this.#options.stopping.aborted || this.#active.has(id) || this.queued >= this.#options.concurrency) return false;
     this.#active.add(id);
     return true;
   }

@@ -227,7 +227,10 @@ export class CouchStore implements Store {
     if (params.includeDocs) qs.include_docs = true;
     if (params.conflicts) qs.conflicts = true;
     if (params.allLeaves) qs.style = 'all_docs';
-    if (params.filter) {
+    // CouchDB's root says it is CouchDB (info() asked it): its selectors run natively.
+    const selector = params.selector && (await this.#reductionsStored?.catch(() => false)) ? params.selector : undefined;
+    if (selector) qs.filter = '_selector';
+    else if (params.filter) {
       Object.assign(qs, params.filter.params ?? {});
       qs.filter = params.filter.name;
     }
@@ -235,7 +238,7 @@ export class CouchStore implements Store {
     let page: Page;
     try {
       page = await this.#request<Page>('read changes', {
-        path: '_changes', qs, signal: params.signal, waitMs,
+        path: '_changes', qs, signal: params.signal, waitMs, ...(selector ? {method: 'post', body: {selector}} : {}),
         ...(waitMs > 0 ? {deadlineMs: waitMs + Math.min(this.#longPollGraceMs, this.#requestTimeoutMs)} : {}),
       });
     } catch (error) {
@@ -246,7 +249,7 @@ export class CouchStore implements Store {
       // filtered feed that matches nothing would never move its position on.
       if (params.signal?.aborted) return {results: [], lastSeq: params.since};
       const {timeout: _wait, ...normal} = qs;
-      page = await this.#request<Page>('read changes', {path: '_changes', qs: {...normal, feed: 'normal'}, signal: params.signal});
+      page = await this.#request<Page>('read changes', {path: '_changes', qs: {...normal, feed: 'normal'}, signal: params.signal, ...(selector ? {method: 'post', body: {selector}} : {})});
     }
     return {
       lastSeq: String(page.last_seq),

@@ -25,6 +25,13 @@ export interface ChangesParams {
   since: string;
   /** A filter function of a design document (`'edw/stages'`) and its query parameters. */
   filter?: {name: string; params?: Record<string, string>};
+  /**
+   * A Mango selector matching at least every document `filter` passes. A store whose server evaluates
+   * selectors natively (CouchDB: in Erlang, about 10 times cheaper than a JavaScript filter, which costs
+   * it ~1 ms of CPU per change scanned) uses it instead of `filter`; the caller must then drop what the
+   * filter would have. Others use `filter`.
+   */
+  selector?: Record<string, unknown>;
   /** @default false */
   includeDocs?: boolean;
   /** With includeDocs: also return each document's `_conflicts`. @default false */
