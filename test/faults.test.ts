@@ -9,7 +9,9 @@ import {join} from 'node:path';
 import {Writable} from 'node:stream';
 import test, {type ExecutionContext} from 'ava';
 import {createLogger, type Logger} from '../lib/log/index.js';
-import type {DataFileDoc} from '../lib/pipeline/index.js';
+import {stageOf, type DataFileDoc} from '../lib/pipeline/index.js';
+import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../lib/design/index.js';
+import {writeConflict} from './helpers/conflicts.js';
 import {registerFiles} from '../lib/register/index.js';
 import {Runner, type RunnerOptions, type StepEvent} from '../lib/runtime/index.js';
 import {simulate} from '../lib/simulate/index.js';
@@ -356,4 +358,35 @@ test('the feed position is saved at most every feedSaveMs, and once more at a st
   t.is(saves, during + 1, 'the stop saves the last position handled');
   const saved = await setup.direct.getLocal(`edw-feed-move_to_sps+signal_processing+ingest_detections-${(await import('node:os')).hostname()}`);
   t.truthy(saved?.seq);
+});
+
+test('through the proxy (opaque seqs), a conflict on a document at the final stage is merged by the conflict keeper without any step running', async (t) => {
+  const setup = await throughProxy(t);
+  const [id] = await registerNew(setup, setup.direct, 1, 0);
+  const first = await startRunner(t, setup);
+  await throughOrStopped(first, [id!]);
+  await first.run.stop();
+  const done = (await setup.direct.get(id!)) as DataFileDoc;
+  // A copy at the final stage with two histories, written straight to the server (replicated
+  // revisions, before the design document as pouchdb-server needs): the losing one also ran the last
+  // step once more, on another host.
+  const {_rev, ...base} = done;
+  const last = done.process[done.process.length - 1]!;
+  const again = {...last, host: 'other-node', started: new Date(Date.now() + 1000).toISOString(), finished: new Date(Date.now() + 2000).toISOString()};
+  const design = (await setup.direct.get('_design/edw'))!;
+  await setup.direct.bulkWrite([{_id: design._id, _rev: design._rev, _deleted: true}]);
+  await writeConflict(setup.direct, {...base, _id: `${id}-x`, process: []} as DataFileDoc, done.process, [...done.process, again]);
+  await pushDesignDocs(setup.direct, await compileDesignDocs(DESIGN_DOCS_DIR));
+
+  const second = await startRunner(t, setup, undefined, {conflictsMs: 200});
+  await new Promise<void>((resolve) => second.run.on('conflicts-merged', (e: {id: string}) => e.id === `${id}-x` && resolve()));
+  await second.run.stop();
+  const after = (await setup.direct.get(`${id}-x`, {conflicts: true})) as DataFileDoc;
+  t.is(after._conflicts, undefined);
+  t.is(after.process.length, done.process.length + 1, 'the losing branch\'s re-execution is in the history');
+  t.is(after.process.filter((e) => e.superseded).length, 1, 'one of the two completions of the last step is superseded');
+  t.is(stageOf(after), 'ingest_detections');
+  t.deepEqual(second.started, [], 'no step ran');
+  const saved = await setup.direct.getLocal('edw-conflicts');
+  t.true(setup.proxy.isOpaqueSeq(saved?.seq), `the keeper saved the proxy's opaque position: ${JSON.stringify(saved?.seq)}`);
 });
