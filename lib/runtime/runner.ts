@@ -52,6 +52,8 @@ export interface RunnerOptions {
   feedSaveMs?: number;
   /** Milliseconds between sweeps for conflicted documents at any stage (see ConflictKeeper); 0 sweeps none. @default 2000 */
   conflictsMs?: number;
+  /** Sweep an embedded database for conflicts too (ConflictKeeper's `embedded`). @default false */
+  conflictsOnEmbedded?: boolean;
 }
 
 export interface RunSummary {
@@ -141,7 +143,7 @@ export class Runner extends EventEmitter {
     }
     if (options.countsMs !== 0) this.#counts = new CountsKeeper({store, log, intervalMs: options.countsMs, owner});
     if (options.conflictsMs !== 0) {
-      this.#conflicts = new ConflictKeeper({store, log, intervalMs: options.conflictsMs, owner});
+      this.#conflicts = new ConflictKeeper({store, log, intervalMs: options.conflictsMs, owner, embedded: options.conflictsOnEmbedded});
       this.#conflicts.on('merged', (event: {id: string}) => this.emit('conflicts-merged', event));
     }
     for (const listener of this.stepListeners) this.#count(listener);

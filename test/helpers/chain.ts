@@ -15,11 +15,12 @@ export async function simulateAndRegister(store: Store, dir: string, files: numb
 }
 
 /** A runner over the configured steps (or the named ones); its log goes to `log`, else nowhere (or stderr with EDW_TEST_LOG set). */
-export async function runner(store: Store, config: Config, options: {once?: boolean; names?: string[]; owner?: string; log?: Logger} = {}): Promise<Runner> {
+export async function runner(store: Store, config: Config, options: {once?: boolean; names?: string[]; owner?: string; log?: Logger; conflictsOnEmbedded?: boolean} = {}): Promise<Runner> {
   const chosen = options.names ? config.steps.filter((s) => options.names!.includes(s.name)) : config.steps;
   return new Runner({
     store, steps: await loadSteps(chosen), log: options.log ?? (process.env.EDW_TEST_LOG ? createLogger({level: 'debug'}) : silentLogger()), once: options.once, owner: options.owner,
     leaseMs: config.listen.leaseMs, pollMs: config.listen.pollMs, backoffMs: config.listen.backoffMs, maxBackoffMs: config.listen.maxBackoffMs,
+    conflictsOnEmbedded: options.conflictsOnEmbedded,
   });
 }
 
