@@ -292,15 +292,20 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     while (!over()) await nextProgress(1000);
     if (!finished()) o.note(`chaos: no step completed for ${o.stallSeconds} s: stopping with ${watcher.ledger.atFinal.size}/${o.files} documents at the final stage`);
     await Promise.all([killing, restarting, killingNodes]);
-    // The listeners merge conflicted documents (on a cluster, the last ones may have come with the
-    // last node's return): give them until none is left, or the stall limit.
+    // The listeners merge conflicted documents (on a cluster, the last ones may come with the last
+    // node's return, once its copies are brought up to date by internal replication): give them until
+    // no node has replication to do and none is left, or the stall limit.
     if (finished() && server.kind === 'couchdb') {
       const until = Date.now() + o.stallSeconds * 1000;
-      let conflicted = await countConflictedNow(server, dbName);
-      if (conflicted > 0) o.note(`chaos: waiting for ${conflicted} conflicted documents to be merged`);
+      const settled = async (): Promise<number> => {
+        const jobs = cluster ? await Promise.all(o.nodes.map((node) => replicationJobs(node))) : [0];
+        return jobs.some((n) => n !== 0) ? -1 : countConflictedNow(server, dbName);
+      };
+      let conflicted = await settled();
+      if (conflicted !== 0) o.note(`chaos: waiting for the nodes to catch up and the conflicted documents to be merged (${conflicted} conflicted, -1: not known yet)`);
       while (conflicted !== 0 && Date.now() < until) {
         await delay(500);
-        conflicted = await countConflictedNow(server, dbName);
+        conflicted = await settled();
       }
     }
     const seconds = (Date.now() - started) / 1000;
@@ -328,6 +333,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     }
     for (const id of watcher.ledger.ids()) if (!present.has(id)) watcher.ledger.settle(id, undefined);
     const lost = watcher.ledger.lost;
+    for (const entry of [...lost].slice(0, 10)) o.note(`chaos: lost: ${entry.slice(0, 400)}`);
     // A document registered but gone is lost work too (its entries were counted by observe if seen).
     const missing = o.files - documents;
     return {
@@ -339,7 +345,9 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   } finally {
     await Promise.all(slots.map((slot) => slot.kill('SIGKILL', {final: true})));
     await watcher?.stop();
-    await server.stop().catch((error: unknown) => o.note(`chaos: could not stop the server: ${(error as Error).message}`));
+    // --keep keeps an external CouchDB's database too, for a look at what the figures say.
+    if (o.keep && server.kind === 'couchdb') o.note(`chaos: kept the database at ${server.location}`);
+    else await server.stop().catch((error: unknown) => o.note(`chaos: could not stop the server: ${(error as Error).message}`));
     if (o.keep) o.note(`chaos: kept ${dir}`);
     else await rm(dir, {recursive: true, force: true});
   }
@@ -379,6 +387,21 @@ async function shell(command: string): Promise<void> {
     await run(command, {timeout: 120_000});
   } catch (error) {
     throw new Error(`command failed: ${command}: ${(error as Error).message.split('\n')[0]}`, {cause: error});
+  }
+}
+
+/** Internal replication jobs a cluster node has to do (`/_node/_local/_system`); -1 when it cannot answer. */
+async function replicationJobs(nodeUrl: string): Promise<number> {
+  try {
+    const url = new URL('_node/_local/_system', nodeUrl);
+    const auth = Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
+    url.username = '';
+    url.password = '';
+    const answer = await fetch(url, {headers: {authorization: `Basic ${auth}`}, signal: AbortSignal.timeout(10_000)});
+    const body = (await answer.json()) as {internal_replication_jobs?: number};
+    return answer.ok && typeof body.internal_replication_jobs === 'number' ? body.internal_replication_jobs : -1;
+  } catch {
+    return -1;
   }
 }
 
