@@ -32,18 +32,11 @@ function (newDoc, oldDoc, userCtx, secObj) {
   function marked(older, newer) {
     if (!isObject(older) || !isObject(newer)) return false;
     if (older.hasOwnProperty('superseded') || !newer.hasOwnProperty('superseded')) return false;
-    var k;
-    var n = 0;
-    for (k in older) {
-      if (older.hasOwnProperty(k)) {
-        n++;
-        if (!newer.hasOwnProperty(k) || !same(older[k], newer[k])) return false;
-      }
+    var rest = {};
+    for (var k in newer) {
+      if (newer.hasOwnProperty(k) && k !== 'superseded') rest[k] = newer[k];
     }
-    for (k in newer) {
-      if (newer.hasOwnProperty(k) && k !== 'superseded') n--;
-    }
-    return n === 0;
+    return same(older, rest);
   }
   // The index of the first entry of `older` that `newer` does not keep (-1: all kept). Entries kept
   // unchanged are matched first, so that one marked since is not taken for an unchanged one.

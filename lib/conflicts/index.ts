@@ -60,8 +60,6 @@ export interface ScanResult {
   conflicted: string[];
   /** Documents with several leaves but no conflict now, to read again next time (id: first seen). */
   suspects: Record<string, number>;
-  /** Whether the feed was read to its end (false when `maxPages` cut it short). */
-  complete: boolean;
 }
 
 /**
@@ -76,7 +74,6 @@ export async function scanConflicts(store: Store, options: ScanOptions = {}): Pr
   const firstSeen = new Map<string, number>(Object.entries(options.suspects ?? {}).filter(([, at]) => now - at < suspectMs));
   const candidates = new Set([...(options.known ?? []), ...firstSeen.keys()]);
   let seq = options.since ?? '0';
-  let complete = false;
   for (let pages = 0; pages < (options.maxPages ?? Infinity); pages++) {
     const page = await store.changes({since: seq, allLeaves: true, limit: options.pageSize ?? 1000, signal: options.signal});
     options.signal?.throwIfAborted();
@@ -88,10 +85,7 @@ export async function scanConflicts(store: Store, options: ScanOptions = {}): Pr
     }
     const moved = page.lastSeq !== seq;
     seq = page.lastSeq;
-    if (page.results.length === 0 || !moved) {
-      complete = true;
-      break;
-    }
+    if (page.results.length === 0 || !moved) break;
   }
   const conflicted: string[] = [];
   const suspects: Record<string, number> = {};
@@ -104,7 +98,7 @@ export async function scanConflicts(store: Store, options: ScanOptions = {}): Pr
       else if (docs[k] && firstSeen.has(id)) suspects[id] = firstSeen.get(id)!;
     });
   }
-  return {seq, conflicted, suspects, complete};
+  return {seq, conflicted, suspects};
 }
 
 /**
@@ -112,8 +106,8 @@ export async function scanConflicts(store: Store, options: ScanOptions = {}): Pr
  * count. Elsewhere (PouchDB, pouchdb-server, where a view is built by whoever queries it, 0.5 ms a
  * document) the conflict keeper's saved list, brought up to the feed's end.
  */
-export async function countConflicted(store: Store, signal?: AbortSignal): Promise<number> {
-  const {reductionsStored} = await store.info(signal);
+export async function countConflicted(store: Store, options: {reductionsStored: boolean; signal?: AbortSignal}): Promise<number> {
+  const {reductionsStored, signal} = options;
   if (reductionsStored) {
     const result = await store.query({design: DESIGN, view: 'conflicts', reduce: true, signal});
     return Number(result.rows[0]?.value ?? 0);

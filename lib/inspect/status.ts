@@ -42,7 +42,7 @@ export interface StatusCounts {
 export async function statusCounts(store: Store, steps: string[], now = Date.now()): Promise<StatusCounts> {
   const {reductionsStored} = await store.info();
   const status = reductionsStored ? await statusFromView(store, steps, now) : statusFromCounts(await refreshCounts(store), steps, now);
-  status.conflicted = await countConflicted(store);
+  status.conflicted = await countConflicted(store, {reductionsStored});
   return status;
 }
 
