@@ -234,11 +234,12 @@ export class CouchStore implements Store {
       Object.assign(qs, params.filter.params ?? {});
       qs.filter = params.filter.name;
     }
+    const asked = selector ? {method: 'post' as const, body: {selector}} : {};
     type Page = {results: Array<{id: string; seq: unknown; deleted?: boolean; doc?: Doc; changes?: Array<{rev: string}>}>; last_seq: unknown};
     let page: Page;
     try {
       page = await this.#request<Page>('read changes', {
-        path: '_changes', qs, signal: params.signal, waitMs, ...(selector ? {method: 'post', body: {selector}} : {}),
+        path: '_changes', qs, signal: params.signal, waitMs, ...asked,
         ...(waitMs > 0 ? {deadlineMs: waitMs + Math.min(this.#longPollGraceMs, this.#requestTimeoutMs)} : {}),
       });
     } catch (error) {
@@ -249,7 +250,7 @@ export class CouchStore implements Store {
       // filtered feed that matches nothing would never move its position on.
       if (params.signal?.aborted) return {results: [], lastSeq: params.since};
       const {timeout: _wait, ...normal} = qs;
-      page = await this.#request<Page>('read changes', {path: '_changes', qs: {...normal, feed: 'normal'}, signal: params.signal, ...(selector ? {method: 'post', body: {selector}} : {})});
+      page = await this.#request<Page>('read changes', {path: '_changes', qs: {...normal, feed: 'normal'}, signal: params.signal, ...asked});
     }
     return {
       lastSeq: String(page.last_seq),
