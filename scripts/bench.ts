@@ -3,7 +3,7 @@
  * database and on a CouchDB-compatible server, in one run. It prints a table and writes the figures
  * to bench/results.json. See docs/benchmarks.md for what each figure's method is.
  *
- *   node dist/scripts/bench.js [--full] [--docs N] [--url URL] [--only embedded|server] [--out PATH]
+ *   node dist/scripts/bench.js [--full] [--docs N] [--url URL] [--only embedded|server|bullmq] [--out PATH]
  *                              [--concurrency N] [--status-only [--status-docs N]]
  *
  * Exit code: 0 done, 1 a measurement failed (the others still ran and are written), 2 bad usage.
@@ -14,7 +14,8 @@ import {dirname, resolve} from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {embeddedBackend, serverBackend, type BackendName, type BenchBackend} from './bench/backends.js';
 import {parseBenchOptions, USAGE, type BenchOptions} from './bench/options.js';
-import {backendResult, describeMachine, formatProfile, formatTable, type BackendResult} from './bench/report.js';
+import {bullmqMissing, measureBullmq, type BullFigures} from './bench/bullmq.js';
+import {backendResult, bullResult, describeMachine, formatProfile, formatTable, withBullRatio, type BackendResult} from './bench/report.js';
 import {runBackend} from './bench/run-backend.js';
 import {runStatusStudy, formatStatusStudy, type StatusStudy} from './bench/status-study.js';
 import {now} from './bench/stats.js';
@@ -43,19 +44,36 @@ async function runMain(options: BenchOptions): Promise<boolean> {
       await backend.close();
     }
   }
+  let bull: BullFigures | undefined;
+  if (options.bullmq) {
+    const missing = bullmqMissing();
+    if (missing) note(`bench: ${missing}`);
+    else {
+      try {
+        bull = await measureBullmq({docs: options.docs, concurrency: options.concurrency, deadlineMs: Math.max(120_000, options.docs * 3 * 40)}, (line) => note(`bench: bullmq: ${line}`));
+      } catch (error) {
+        errors.push(`bullmq: ${(error as Error).message}`);
+      }
+    }
+  }
+  withBullRatio(backends, bull);
   const seconds = (now() - start) / 1000;
   const results = {
     machine: {...machine, load_at_end: Math.round(loadavg()[0]! * 100) / 100},
     run: {started: started.toISOString(), seconds: Math.round(seconds), docs: options.docs, full: options.full, concurrency: options.concurrency},
+    // Which server each backend's figures came from (each backend's `database` says it too).
+    servers: {...Object.fromEntries(Object.entries(backends).map(([name, r]) => [name, r!.database])), ...(bull ? {bullmq: bull.server} : {})},
     backends,
+    ...(bull ? {bullmq: bullResult(bull)} : {}),
   };
   await mkdir(dirname(resolve(options.out)), {recursive: true});
   await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   out(`machine: ${machine.cores} cores (${machine.cpu}), ${machine.memory_gb} GB, Node ${machine.node}, load ${machine.load_at_start} at start, ${results.machine.load_at_end} at end`);
   for (const [name, result] of Object.entries(backends)) out(`${name}: ${result!.database}`);
+  if (bull) out(`BullMQ: ${bull.bullmq} on ${bull.server}`);
   out('');
-  for (const line of formatTable(backends)) out(line);
+  for (const line of formatTable(backends, bull)) out(line);
   out('');
   out('store calls per step completion in the chain:');
   for (const line of formatProfile(backends)) out(line);

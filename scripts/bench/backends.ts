@@ -44,7 +44,8 @@ async function openWithDesign(url: string, options: {design?: boolean; requestTi
   return store;
 }
 
-function packageVersion(name: string): string {
+/** The version of an installed npm package, or 'unknown'. */
+export function packageVersion(name: string): string {
   try {
     return (createRequire(import.meta.url)(`${name}/package.json`) as {version: string}).version;
   } catch {

@@ -3,11 +3,9 @@
  * beforehand (all at stage `new`, the stage view built), then a listener process (chain-child) runs
  * edw's Runner over them until every document has completed the last step.
  */
-import {spawn} from 'node:child_process';
-import {extname} from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {processCpuSeconds, processRssMb} from './backends.js';
 import type {ChainChildReport, ChainChildSpec} from './chain-child.js';
+import {runJsonChild} from './child.js';
 import type {CallCount} from './counting-store.js';
 import {NOOP_STEPS} from './noop-chain.js';
 import {perSecond} from './stats.js';
@@ -60,35 +58,14 @@ export function firstAndLastTenth(docTimesMs: number[], docs: number): {first: n
   return {first, last};
 }
 
-function childPath(): string {
-  // chain-child.js next to this file when compiled, chain-child.ts when run from the sources with tsx.
-  const here = fileURLToPath(import.meta.url);
-  return fileURLToPath(new URL(`./chain-child${extname(here)}`, import.meta.url));
-}
-
 /** Run the chain in a child process over `docs` documents at stage `new` in the (closed) database at `url`. */
 export async function measureChain(options: {url: string; docs: number; concurrency: number; deadlineMs: number; serverPid?: number}): Promise<ChainFigures> {
   const spec: ChainChildSpec = {url: options.url, docs: options.docs, concurrency: options.concurrency, deadlineMs: options.deadlineMs};
   const serverCpuBefore = await processCpuSeconds(options.serverPid);
   const serverRssBefore = await processRssMb(options.serverPid);
-  const child = spawn(process.execPath, [...process.execArgv, '--expose-gc', childPath()], {
-    // The URL may carry credentials: in the environment, not on a command line that `ps` shows.
-    env: {...process.env, EDW_BENCH_CHAIN: JSON.stringify(spec)},
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-  });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (exitCode) => resolve(exitCode));
-  });
+  const report = await runJsonChild<ChainChildReport>('chain-child', 'EDW_BENCH_CHAIN', spec, "the chain's listener process");
   const serverCpuAfter = await processCpuSeconds(options.serverPid);
   const serverRssAfter = await processRssMb(options.serverPid);
-  const line = out.trim().split('\n').pop() ?? '';
-  if (code !== 0 || !line.startsWith('{')) throw new Error(`the chain's listener process exited with code ${code}${line ? `: ${line.slice(0, 300)}` : ''}`);
-  const report = JSON.parse(line) as ChainChildReport;
   const {first, last} = firstAndLastTenth(report.docTimesMs, report.docs);
   const perStep = (count: CallCount): {calls: number; items: number; ms: number} => ({
     calls: count.calls / Math.max(1, report.stepCompletions),

@@ -5,14 +5,13 @@
  * notes when its run() begins. Registration time is the document's `datecreated`, which
  * lib/register sets right before it reads and writes the database (after hashing the file).
  */
-import {setTimeout as delay} from 'node:timers/promises';
 import {silentLogger} from '../../lib/log/index.js';
 import {registerFiles} from '../../lib/register/index.js';
 import {Runner} from '../../lib/runtime/index.js';
 import type {Store} from '../../lib/store/index.js';
 import {writeSmallFiles} from './documents.js';
 import {NOOP_STEPS, noopChain} from './noop-chain.js';
-import {now, percentile} from './stats.js';
+import {now, paced, percentile} from './stats.js';
 
 export interface LatencyOptions {
   /** Files registered per second. @default 20 */
@@ -67,15 +66,8 @@ export async function measureLatency(store: Store, options: LatencyOptions): Pro
     await waitFor(1, 60_000);
     if (latencies.size < 1) throw new Error('the warm-up document was not started within 60 s');
     latencies.clear();
-    const start = now();
-    const registrations: Promise<unknown>[] = [];
-    for (let i = 0; i < files.length; i++) {
-      const at = start + (i * 1000) / rate;
-      if (at > now()) await delay(at - now());
-      // Not awaited: a slow registration must not slow the trickle down.
-      registrations.push(registerFiles({store, paths: [files[i]!], settleMs: 0}));
-    }
-    await Promise.all(registrations);
+    // One registration per file, on a fixed schedule: a slow registration does not slow the trickle down.
+    await paced(files.length, rate, (i) => registerFiles({store, paths: [files[i]!], settleMs: 0}));
     await waitFor(files.length, 30_000);
   } finally {
     await runner.stop();

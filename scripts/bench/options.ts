@@ -9,6 +9,8 @@ export interface BenchOptions {
   url?: string;
   /** Backends to measure. @default both */
   only: BackendName[];
+  /** Whether to run BullMQ's chain and trickle too (only where redis-server is installed). @default true unless --only names a backend */
+  bullmq: boolean;
   /** Where the JSON goes. @default bench/results.json (bench/status.json with --status-only) */
   out: string;
   /** Each no-op step's concurrency in the chain and the trickle. @default 16 */
@@ -25,7 +27,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --docs N             documents in the registration and chain figures (quick runs)
   --url URL            a CouchDB-compatible server root with admin credentials (http://admin:pw@host:5984/);
                        default EDW_TEST_COUCHDB_URL, else a pouchdb-server on disk started by the bench
-  --only BACKEND       embedded or server
+  --only WHAT          embedded, server or bullmq (default: all three; BullMQ only where redis-server is
+                       installed, on a redis-server the bench starts)
   --out PATH           where to write the JSON (default bench/results.json, bench/status.json with --status-only)
   --concurrency N      each no-op step's concurrency (default 16)
   --status-only        only time three ways of counting documents per stage (edw status) at --status-docs documents
@@ -55,8 +58,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     if (!Number.isSafeInteger(n) || n < min) throw new TypeError(`--${name} ${value}: expected a whole number of at least ${min}`);
     return n;
   };
-  if (values.only !== undefined && values.only !== 'embedded' && values.only !== 'server') {
-    throw new TypeError(`--only ${values.only}: expected embedded or server`);
+  if (values.only !== undefined && !['embedded', 'server', 'bullmq'].includes(values.only)) {
+    throw new TypeError(`--only ${values.only}: expected embedded, server or bullmq`);
   }
   if (values.url !== undefined && !/^https?:\/\//i.test(values.url)) throw new TypeError('--url: expected an http(s) URL of a server root');
   const statusOnly = values['status-only']!;
@@ -64,7 +67,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     full: values.full!,
     docs: whole('docs', values.docs, values.full ? 100_000 : 10_000, 10),
     url: values.url,
-    only: values.only ? [values.only as BackendName] : ['embedded', 'server'],
+    only: values.only === 'bullmq' ? [] : values.only ? [values.only as BackendName] : ['embedded', 'server'],
+    bullmq: values.only === undefined || values.only === 'bullmq',
     out: values.out ?? (statusOnly ? 'bench/status.json' : 'bench/results.json'),
     concurrency: whole('concurrency', values.concurrency, 16, 1),
     statusOnly,

@@ -1,6 +1,7 @@
 /** The bench's output: results.json in the issue's shape (with more keys), and the printed table. */
 import {cpus, freemem, loadavg, totalmem, type as osType, release} from 'node:os';
 import type {BackendName} from './backends.js';
+import type {BullFigures} from './bullmq.js';
 import type {BackendFigures} from './run-backend.js';
 import {significant} from './stats.js';
 
@@ -41,7 +42,8 @@ export interface BackendResult {
     peak_rss_mb: number | null;
     [more: string]: number | null;
   };
-  ratios: {vs_single_update_32: number | null; vs_baseline: number | null};
+  /** vs_bullmq: chain steps/s over BullMQ's, when BullMQ was measured in the same run. */
+  ratios: {vs_single_update_32: number | null; vs_baseline: number | null; vs_bullmq?: number | null};
   /** Everything else measured: per-tenth series, store calls per step, method sizes. */
   details: Record<string, unknown>;
 }
@@ -104,7 +106,8 @@ function roundDeep(value: Record<string, Record<string, number>>): Record<string
 }
 
 /** Rows of the printed table: figure, how to read it, and the issue's target where it sets one. */
-const ROWS: Array<{label: string; value: (r: BackendResult) => number | null | undefined; target?: string}> = [
+/** `bull`: BullMQ's figure of the same kind, where it has one. */
+const ROWS: Array<{label: string; value: (r: BackendResult) => number | null | undefined; target?: string; bull?: (b: BullFigures) => number | null}> = [
   {label: 'bulk insert docs/s (batches of 1000)', value: (r) => r.figures.bulk_insert_docs_per_s},
   {label: 'single get+put updates/s, 1 in flight', value: (r) => r.figures.single_update_per_s_c1},
   {label: 'single get+put updates/s, 32 in flight', value: (r) => r.figures.single_update_per_s_c32},
@@ -113,20 +116,21 @@ const ROWS: Array<{label: string; value: (r: BackendResult) => number | null | u
   {label: 'register docs/s (md5)', value: (r) => r.figures.register_docs_per_s},
   {label: 'register docs/s (no md5)', value: (r) => r.figures.register_docs_per_s_no_md5},
   {label: 'stage view build after registering, ms', value: (r) => r.figures.view_build_ms},
-  {label: 'chain step completions/s', value: (r) => r.figures.chain_steps_per_s, target: '>= 3000 embedded'},
+  {label: 'chain step completions/s', value: (r) => r.figures.chain_steps_per_s, target: '>= 3000 embedded', bull: (b) => b.chain_steps_per_s},
   {label: 'chain docs/s, first 10% (after 1 s)', value: (r) => r.figures.first_10pct_docs_per_s},
   {label: 'chain docs/s, last 10%', value: (r) => r.figures.last_10pct_docs_per_s},
   {label: 'last 10% / first 10%', value: (r) => r.figures.last_vs_first_10pct, target: '>= 0.8 (at 100k)'},
   {label: 'baseline steps/s (seed style)', value: (r) => r.figures.baseline_steps_per_s},
-  {label: 'latency register -> first step, p50 ms', value: (r) => r.figures.latency_ms_p50, target: '< 50'},
-  {label: 'latency register -> first step, p99 ms', value: (r) => r.figures.latency_ms_p99, target: '< 250'},
+  {label: 'latency register -> first step, p50 ms', value: (r) => r.figures.latency_ms_p50, target: '< 50 (CouchDB < 30)', bull: (b) => b.latency_ms_p50},
+  {label: 'latency register -> first step, p99 ms', value: (r) => r.figures.latency_ms_p99, target: '< 250 (CouchDB < 150)', bull: (b) => b.latency_ms_p99},
   {label: 'edw status ms (warm), at the chain size', value: (r) => r.figures.status_ms, target: '< 1000 at 100k'},
   {label: 'edw status ms (first call after the run)', value: (r) => r.figures.status_cold_ms},
-  {label: 'listener peak RSS MB (child process)', value: (r) => r.figures.peak_rss_mb},
+  {label: 'listener peak RSS MB (child process)', value: (r) => r.figures.peak_rss_mb, bull: (b) => b.peak_rss_mb},
   {label: 'listener heap MB after GC, first tenth of documents', value: (r) => tenth(r, 0)},
   {label: 'listener heap MB after GC, last tenth of documents', value: (r) => tenth(r, -1), target: 'flat'},
-  {label: 'ratio chain / single update c32', value: (r) => r.ratios.vs_single_update_32, target: '>= 2 pouchdb-server, >= 3 CouchDB'},
-  {label: 'ratio chain / baseline', value: (r) => r.ratios.vs_baseline, target: '>= 10'},
+  {label: 'ratio chain / single update c32', value: (r) => r.ratios.vs_single_update_32, target: '>= 2 pouchdb-server, >= 3 CouchDB, >= 2 cluster'},
+  {label: 'ratio chain / baseline', value: (r) => r.ratios.vs_baseline, target: '>= 10 (CouchDB >= 20, cluster >= 10)'},
+  {label: "ratio chain / BullMQ's chain", value: (r) => r.ratios.vs_bullmq, target: '>= 0.5 embedded'},
 ];
 
 function cell(value: number | null | undefined): string {
@@ -134,15 +138,34 @@ function cell(value: number | null | undefined): string {
   return value >= 1000 ? Math.round(value).toLocaleString('en-US') : String(significant(value));
 }
 
-/** The table as Markdown (prints well in a terminal too). */
-export function formatTable(backends: Partial<Record<BackendName, BackendResult>>): string[] {
+/** The table as Markdown (prints well in a terminal too); BullMQ's column when it was measured. */
+export function formatTable(backends: Partial<Record<BackendName, BackendResult>>, bull?: BullFigures): string[] {
   const names = (['embedded', 'server'] as const).filter((n) => backends[n]);
+  const heads = [...names, ...(bull ? ['BullMQ'] : [])];
   const lines = [
-    `| figure | ${names.join(' | ')} | target (issue 6) |`,
-    `| --- | ${names.map(() => '---:').join(' | ')} | --- |`,
+    `| figure | ${heads.join(' | ')} | target |`,
+    `| --- | ${heads.map(() => '---:').join(' | ')} | --- |`,
   ];
-  for (const row of ROWS) lines.push(`| ${row.label} | ${names.map((n) => cell(row.value(backends[n]!))).join(' | ')} | ${row.target ?? ''} |`);
+  for (const row of ROWS) {
+    const cells = names.map((n) => cell(row.value(backends[n]!)));
+    if (bull) cells.push(cell(row.bull?.(bull)));
+    lines.push(`| ${row.label} | ${cells.join(' | ')} | ${row.target ?? ''} |`);
+  }
   return lines;
+}
+
+/** Each backend's result with its ratio to BullMQ's chain. */
+export function withBullRatio(backends: Partial<Record<BackendName, BackendResult>>, bull: BullFigures | undefined): void {
+  if (!bull) return;
+  for (const result of Object.values(backends)) {
+    const chain = result!.figures.chain_steps_per_s;
+    result!.ratios.vs_bullmq = chain === null ? null : round(chain / bull.chain_steps_per_s);
+  }
+}
+
+/** BullMQ's figures as results.json holds them, rounded. */
+export function bullResult(bull: BullFigures): Record<string, string | number | boolean | null> {
+  return Object.fromEntries(Object.entries(bull).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v]));
 }
 
 /** Store calls per step completion in the chain, one line per backend and kind of call. */

@@ -49,3 +49,18 @@ export async function timedRuns<T>(times: number, work: () => Promise<T>): Promi
 export function median(values: number[]): number {
   return percentile(values, 50);
 }
+
+/**
+ * Call `fire(i)` for i = 0..count-1 at `perSecond` a second, on a fixed schedule from now (a slow call does
+ * not slow the schedule down: calls are not awaited one by one); resolves when every call has settled.
+ */
+export async function paced(count: number, perSecondRate: number, fire: (i: number) => Promise<unknown>): Promise<void> {
+  const start = now();
+  const calls: Promise<unknown>[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = start + (i * 1000) / perSecondRate;
+    if (at > now()) await new Promise((resolve) => setTimeout(resolve, at - now()));
+    calls.push(fire(i));
+  }
+  await Promise.all(calls);
+}
