@@ -156,9 +156,11 @@ export async function registerFiles(options: RegisterOptions): Promise<RegisterR
       }
     })));
     let pending = described.filter((d): d is DataFileDoc => !!d);
-    // A 409 means someone registered the same id meanwhile: read it again and decide again.
-    for (let round = 0; pending.length > 0 && round < 5; round++) {
-      const existing = await options.store.getMany(pending.map((d) => d._id));
+    // Written as new documents first, without a read: a new file (the common case, and the one a DAQ
+    // waits on) costs one request. A 409 means the id exists (registered before, or by someone else
+    // meanwhile): read it and decide again.
+    for (let round = 0; pending.length > 0 && round < 6; round++) {
+      const existing = round === 0 ? pending.map(() => null) : await options.store.getMany(pending.map((d) => d._id));
       const writes: Array<{doc: DataFileDoc; verdict: 'created' | 'replaced'}> = [];
       pending.forEach((fresh, i) => {
         const {doc, verdict} = decide(existing[i] ?? null, fresh, options.replace ?? false, now());

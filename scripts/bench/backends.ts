@@ -4,7 +4,7 @@
  * that the bench starts). Each measurement gets a fresh database and drops it afterwards; a pouchdb-server
  * the bench started is restarted after each drop (see serverBackend).
  */
-import {mkdtemp, readFile, rm} from 'node:fs/promises';
+import {mkdtemp, readdir, readFile, readlink, rm} from 'node:fs/promises';
 import {createRequire} from 'node:module';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -95,11 +95,13 @@ export async function serverBackend(url: string | undefined): Promise<BenchBacke
     await server.stop();
     throw error;
   }
+  // A server given by URL on this machine: its CPU time is read from /proc too.
+  const externalPid = server.canRestart ? undefined : await listeningPid(server.location);
   return {
     name: 'server',
     database,
     get serverPid() {
-      return server.pid;
+      return server.pid ?? externalPid;
     },
     freshUrl: (purpose) => server.databaseUrl(`edw-bench-${purpose}`),
     open: (dbUrl, options = {}) => openWithDesign(dbUrl, options),
@@ -116,9 +118,8 @@ export async function serverBackend(url: string | undefined): Promise<BenchBacke
   };
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc; undefined where unreadable. */
-export async function processCpuSeconds(pid: number | undefined): Promise<number | undefined> {
-  if (pid === undefined) return undefined;
+/** CPU seconds (user + system) of one process so far, from /proc; undefined where unreadable. */
+async function ownCpuSeconds(pid: number): Promise<number | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are 14th and 15th.
@@ -127,6 +128,59 @@ export async function processCpuSeconds(pid: number | undefined): Promise<number
   } catch {
     return undefined;
   }
+}
+
+/** The parent of each process now running, from /proc. */
+async function parents(): Promise<Map<number, number>> {
+  const map = new Map<number, number>();
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid) map.set(Number(name), ppid);
+  }
+  return map;
+}
+
+/**
+ * CPU seconds (user + system) a process and the children it has now have used so far (CouchDB runs
+ * its JavaScript, views and validate_doc_update, in couchjs children of beam.smp); undefined where
+ * unreadable. A child that has exited since the last reading drops out of the sum, so the figure is
+ * for servers whose children live as long as they do.
+ */
+export async function processCpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  const own = await ownCpuSeconds(pid);
+  if (own === undefined) return undefined;
+  const tree = await parents();
+  let total = own;
+  const under = (p: number): boolean => p === pid || (tree.has(p) && p !== 1 && under(tree.get(p)!));
+  for (const [child, parent] of tree) if (child !== pid && under(parent)) total += (await ownCpuSeconds(child)) ?? 0;
+  return total;
+}
+
+/** The process listening on a loopback TCP port, from /proc (for a server given by URL on this machine); undefined elsewhere. */
+export async function listeningPid(url: string): Promise<number | undefined> {
+  const {hostname, port, protocol} = new URL(url);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(hostname)) return undefined;
+  const hex = Number(port || (protocol === 'https:' ? 443 : 80)).toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (await readFile(table, 'utf8').catch(() => '')).split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address ends in :PORT, state 0A is LISTEN, the inode is the tenth field.
+      if (f[1]?.endsWith(`:${hex}`) && f[3] === '0A') inodes.add(f[9]!);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    for (const fd of await readdir(`/proc/${name}/fd`).catch(() => [] as string[])) {
+      const target = await readlink(`/proc/${name}/fd/${fd}`).catch(() => '');
+      if (inodes.has(/^socket:\[(\d+)\]$/.exec(target)?.[1] ?? '')) return Number(name);
+    }
+  }
+  return undefined;
 }
 
 /** Resident memory of a process in MB, from /proc; undefined where unreadable. */

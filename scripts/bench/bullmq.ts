@@ -27,6 +27,9 @@ export interface BullFigures {
   peak_rss_mb: number;
   worker_cpu_seconds: number;
   server_cpu_seconds: number | null;
+  /** CPU milliseconds per step completion: the workers', Redis's. */
+  worker_cpu_ms_per_step: number;
+  server_cpu_ms_per_step: number | null;
 }
 
 export interface BullOptions {
@@ -63,6 +66,7 @@ export async function measureBullmq(options: BullOptions, note: (line: string) =
     const spec: BullChildSpec = {...connection, prefix, docs: options.docs, concurrency: options.concurrency, deadlineMs: options.deadlineMs};
     const report = await runJsonChild<BullChildReport>('bullmq-child', 'EDW_BENCH_BULL', spec, "BullMQ's worker process");
     const cpuAfter = await processCpuSeconds(redis.pid);
+    const serverCpu = cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : null;
     note(`chain: ${Math.round(perSecond(report.stepCompletions, report.elapsedMs))} steps/s; latency under a trickle`);
     const latencies = await trickle(connection, `${prefix}-trickle`, options);
     return {
@@ -72,7 +76,9 @@ export async function measureBullmq(options: BullOptions, note: (line: string) =
       latency_ms_p50: percentile(latencies, 50), latency_ms_p99: percentile(latencies, 99), latency_ms_max: percentile(latencies, 100),
       latency_files: latencies.length,
       peak_rss_mb: report.peakRssMb, worker_cpu_seconds: report.cpuSeconds,
-      server_cpu_seconds: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : null,
+      server_cpu_seconds: serverCpu,
+      worker_cpu_ms_per_step: (report.cpuSeconds * 1000) / report.stepCompletions,
+      server_cpu_ms_per_step: serverCpu === null ? null : (serverCpu * 1000) / report.stepCompletions,
     };
   } finally {
     await redis.stop();

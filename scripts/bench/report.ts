@@ -59,6 +59,10 @@ function tenth(r: BackendResult, at: 0 | -1): number | null {
 
 const ratio = (a: number | undefined, b: number | undefined): number | null => (a === undefined || b === undefined ? null : round(a / b));
 
+/** CPU milliseconds per step completion of the chain, from CPU seconds over the whole chain. */
+const perStep = (cpuSeconds: number | null | undefined, f: BackendFigures): number | null =>
+  cpuSeconds === null || cpuSeconds === undefined || !f.chain_steps_per_s || !f.chain_seconds ? null : round((cpuSeconds * 1000) / (f.chain_steps_per_s * f.chain_seconds));
+
 export function backendResult(database: string, f: BackendFigures): BackendResult {
   return {
     database,
@@ -82,6 +86,8 @@ export function backendResult(database: string, f: BackendFigures): BackendResul
       last_10pct_docs_per_s: round(f.last_10pct_docs_per_s),
       last_vs_first_10pct: round(f.last_vs_first_10pct),
       latency_ms_max: round(f.latency_ms_max),
+      server_cpu_ms_per_step: perStep(f.server_cpu_seconds, f),
+      listener_cpu_ms_per_step: perStep(f.listener_cpu_seconds, f),
     },
     ratios: {
       vs_single_update_32: ratio(f.chain_steps_per_s, f.single_update_per_s_c32),
@@ -117,6 +123,8 @@ const ROWS: Array<{label: string; value: (r: BackendResult) => number | null | u
   {label: 'register docs/s (no md5)', value: (r) => r.figures.register_docs_per_s_no_md5},
   {label: 'stage view build after registering, ms', value: (r) => r.figures.view_build_ms},
   {label: 'chain step completions/s', value: (r) => r.figures.chain_steps_per_s, target: '>= 3000 embedded', bull: (b) => b.chain_steps_per_s},
+  {label: 'server CPU ms per step (CouchDB: with couchjs)', value: (r) => r.figures.server_cpu_ms_per_step, bull: (b) => b.server_cpu_ms_per_step},
+  {label: 'listener CPU ms per step', value: (r) => r.figures.listener_cpu_ms_per_step, bull: (b) => b.worker_cpu_ms_per_step},
   {label: 'chain docs/s, first 10% (after 1 s)', value: (r) => r.figures.first_10pct_docs_per_s},
   {label: 'chain docs/s, last 10%', value: (r) => r.figures.last_10pct_docs_per_s},
   {label: 'last 10% / first 10%', value: (r) => r.figures.last_vs_first_10pct, target: '>= 0.8 (at 100k)'},
