@@ -1,8 +1,9 @@
 import {Command} from 'commander';
 import {formatDuration} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
-import {DOC_STATES, INSIDE_STATES, eachDetection, failedAt, listDocuments, listListeners, nextStep, parseTime, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
+import {DOC_STATES, INSIDE_STATES, eachDetection, failedAt, listDocuments, listListeners, nextStep, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, stageOf, supersedingIndex, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
+import {parseTime} from '../query/index.js';
 import {globals, type CliState} from './command.js';
 import {numberOption} from './options.js';
 import {plural} from './text.js';

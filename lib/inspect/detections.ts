@@ -1,14 +1,5 @@
-import {ConfigError} from '../errors/index.js';
 import {DESIGN} from '../design/index.js';
 import type {Doc, Store} from '../store/index.js';
-
-/** Read a time given as epoch seconds or an ISO 8601 date into epoch seconds. */
-export function parseTime(value: string, option: string): number {
-  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new ConfigError(`${option} ${value}: expected epoch seconds or an ISO 8601 date`);
-  return ms / 1000;
-}
 
 export interface DetectionsOptions {
   /** Rows read per view query: what is held in memory at once. @default 500 */
