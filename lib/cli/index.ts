@@ -2,6 +2,7 @@ import {Command, CommanderError, Help, type Option} from 'commander';
 import {EdwError} from '../errors/index.js';
 import type {CliState} from './command.js';
 import {processIo, type Io} from './context.js';
+import {bundleCommand} from './bundle.js';
 import {demoCommand} from './demo.js';
 import {initCommand, pushDesignCommand} from './init.js';
 import {detectionsCommand, listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
@@ -33,6 +34,10 @@ export const EXAMPLES: Record<string, string[]> = {
     "edw query --run ma22a000 --run ma22a001 --stage signal_processing --json",
     "edw query 'conditions.channel in (A,B)' --month 2013-10 --ids",
     'edw query --show 0cc175b9c0f1b6a831c399e269772661',
+  ],
+  'bundle': [
+    'edw bundle 0cc175b9c0f1b6a831c399e269772661 --what raw --out delivery/tunka-2025',
+    'edw bundle 0cc175b9c0f1b6a831c399e269772661 --what signal_processing --out pulses --gzip',
   ],
   'listeners': ['edw listeners', 'edw listeners --json'],
   'demo': ['edw demo', 'edw demo --dir /tmp/edw-demo --files 5'],
@@ -92,7 +97,7 @@ export function buildProgram(state: CliState): Command {
     throw new CommanderError(0, VERSION_ASKED, 'version');
   });
   applyConventions(program, state.io);
-  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, queryCommand, listenersCommand, demoCommand]) {
+  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, queryCommand, bundleCommand, listenersCommand, demoCommand]) {
     const command = make(state);
     program.addCommand(command);
     applyConventions(command, state.io);
