@@ -4,6 +4,7 @@ import type {CliState} from './command.js';
 import {processIo, type Io} from './context.js';
 import {bundleCommand} from './bundle.js';
 import {demoCommand} from './demo.js';
+import {exportCommand} from './export.js';
 import {initCommand, pushDesignCommand} from './init.js';
 import {detectionsCommand, listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
 import {listenCommand} from './listen.js';
@@ -38,6 +39,10 @@ export const EXAMPLES: Record<string, string[]> = {
   'bundle': [
     'edw bundle 0cc175b9c0f1b6a831c399e269772661 --what raw --out delivery/tunka-2025',
     'edw bundle 0cc175b9c0f1b6a831c399e269772661 --what signal_processing --out pulses --gzip',
+  ],
+  'export': [
+    'edw export documents --format ndjson --out documents.ndjson   # again later: only what is new',
+    'edw export detections --query 0cc175b9c0f1b6a831c399e269772661 --format csv --out detections.csv',
   ],
   'listeners': ['edw listeners', 'edw listeners --json'],
   'demo': ['edw demo', 'edw demo --dir /tmp/edw-demo --files 5'],
@@ -97,7 +102,7 @@ export function buildProgram(state: CliState): Command {
     throw new CommanderError(0, VERSION_ASKED, 'version');
   });
   applyConventions(program, state.io);
-  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, queryCommand, bundleCommand, listenersCommand, demoCommand]) {
+  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, queryCommand, bundleCommand, exportCommand, listenersCommand, demoCommand]) {
     const command = make(state);
     program.addCommand(command);
     applyConventions(command, state.io);
