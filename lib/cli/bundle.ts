@@ -21,7 +21,7 @@ export function bundleCommand(state: CliState): Command {
   return new Command('bundle')
     .description('copy the files of a query\'s answer into a folder, each verified against its recorded md5, with manifest.json and one archive')
     .argument('<qid>', 'the query id (edw query prints it)')
-    .requiredOption('--what <what>', 'raw (the data files) or a step (the files it produced)')
+    .requiredOption('--what <what>', 'raw, or a step: what it produced')
     .requiredOption('--out <dir>', 'the bundle\'s folder')
     .option('--gzip', 'write DIR.tar.gz rather than DIR.tar')
     .option('--archive <path>', 'the archive\'s path (default: DIR.tar, or DIR.tar.gz with --gzip)')

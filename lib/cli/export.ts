@@ -13,8 +13,8 @@ export function exportCommand(state: CliState): Command {
   return new Command('export')
     .description('append to FILE the documents or detections that are new or changed since the last export to it (checkpoint beside it)')
     .argument('<what>', 'documents (data-file documents) or detections')
-    .requiredOption('--format <format>', 'ndjson (one document a line) or csv (a header, conditions flattened into columns)')
-    .requiredOption('--out <file>', 'the output file; FILE.checkpoint.json beside it says how far it goes')
+    .requiredOption('--format <format>', 'ndjson or csv')
+    .requiredOption('--out <file>', 'the output file')
     .option('--query <qid>', 'only the documents of this query\'s answer (for detections: those of its documents)')
     .action(async (what: string, options: {format: string; out: string; query?: string}, command: Command) => {
       const {io} = state;

@@ -4,9 +4,10 @@ import type {CliState} from './command.js';
 import {processIo, type Io} from './context.js';
 import {bundleCommand} from './bundle.js';
 import {demoCommand} from './demo.js';
+import {detectionsCommand} from './detections.js';
 import {exportCommand} from './export.js';
 import {initCommand, pushDesignCommand} from './init.js';
-import {detectionsCommand, listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
+import {listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
 import {listenCommand} from './listen.js';
 import {queryCommand} from './query.js';
 import {registerCommand} from './register.js';
@@ -29,7 +30,10 @@ export const EXAMPLES: Record<string, string[]> = {
   'list': ['edw list --stage new --limit 20', 'edw list --stage move_to_sps --failed --json'],
   'show': ['edw show ma22a000_000', 'edw show ma22a000_000 --json'],
   'retry': ['edw retry ma22a000_000 ma22a000_001', 'edw retry --step signal_processing'],
-  'detections': ['edw detections --from 2013-09-03T15:00:00Z --to 2013-09-03T16:00:00Z', 'edw detections --from 1378222673 --to 1378226273 --json'],
+  'detections': [
+    'edw detections --from 2013-09-03T15:00:00Z --to 2013-09-03T16:00:00Z', 'edw detections --from 1378222673 --to 1378226273 --json',
+    'edw detections --season 2013/14 --run ma22a000 --min-amplitude 100 --rate day',
+  ],
   'query': [
     "edw query --season 2013/14 'conditions.temperature<0.02'",
     "edw query --run ma22a000 --run ma22a001 --stage signal_processing --json",

@@ -4,16 +4,10 @@ import {describeQuery, queryFromArgs, runQuery, showQuery, stagesOf, type QueryC
 import type {Store} from '../store/index.js';
 import {globals, type CliState} from './command.js';
 import {readConfig, withStore, type Io} from './context.js';
-import {numberOption} from './options.js';
+import {addTimeOptions, collect, numberOption, type TimeOptions} from './options.js';
 
-interface QueryOptions {
+interface QueryOptions extends TimeOptions {
   run: string[];
-  from?: string;
-  to?: string;
-  season?: string;
-  month?: string;
-  week?: string;
-  tz: string;
   stage: string[];
   failed?: boolean;
   done: string[];
@@ -26,8 +20,6 @@ interface QueryOptions {
   limit?: number;
   after?: string;
 }
-
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 const age = (ms: number): string => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
 
@@ -71,16 +63,13 @@ function printChanges(io: Io, changes: QueryChanges, json: boolean): void {
 }
 
 export function queryCommand(state: CliState): Command {
-  return new Command('query')
+  const base = new Command('query')
     .description('the data-file documents matching filters (all must hold), cached under the query id (md5 of the query\'s canonical form)')
     .argument('[filter...]', "PATH OP VALUE, OP one of = != < <= > >= in contains ('facility=tunka', 'conditions.temperature<0.02', 'conditions.channel in (A,B)')")
-    .option('--run <run>', 'run R, or a prefix R* (repeat for several runs)', collect, [])
-    .option('--from <time>', 'datecreated at or after (epoch seconds or ISO 8601; without a zone, UTC)')
-    .option('--to <time>', 'datecreated at or before')
-    .option('--season <YYYY/YY>', 'September 1 of the first year to the end of May of the next')
-    .option('--month <YYYY-MM>', 'a calendar month')
-    .option('--week <YYYY-Www>', 'an ISO 8601 week (Monday to Sunday)')
-    .option('--tz <zone>', 'time zone of --season, --month and --week (UTC, +02:00, Europe/Paris)', 'UTC')
+    .option('--run <run>', 'run R, or a prefix R* (repeat for several runs)', collect, []);
+  return addTimeOptions(base, {
+    from: 'datecreated at or after (epoch seconds or ISO 8601; without a zone, UTC)', to: 'datecreated at or before', tz: 'zone of --season, --month, --week (UTC, +02:00, Europe/Paris)',
+  })
     .option('--stage <stage>', 'at this stage (new or a step; repeat for several)', collect, [])
     .option('--failed', 'failed for good at some step')
     .option('--done <step>', 'completed STEP (or STEP@VERSION); repeat for several', collect, [])

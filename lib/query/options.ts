@@ -40,6 +40,28 @@ export function timeFilters(args: QueryArgs): Filter[] {
   return filters;
 }
 
+/** The time options as one range: the latest start and the earliest end of those given (none: open). */
+export interface TimeBounds {
+  from?: number;
+  to?: number;
+  /** Whether `to` itself is out of the range (named ranges end before their next one starts). */
+  toExclusive: boolean;
+}
+
+export function timeBounds(args: QueryArgs): TimeBounds {
+  const bounds: TimeBounds = {toExclusive: false};
+  for (const f of timeFilters(args)) {
+    const v = f.value as number;
+    if (f.op === '>=') bounds.from = Math.max(bounds.from ?? -Infinity, v);
+    else if (bounds.to === undefined || v < bounds.to || (v === bounds.to && f.op === '<')) {
+      bounds.to = v;
+      bounds.toExclusive = f.op === '<';
+    }
+  }
+  if (bounds.from !== undefined && bounds.to !== undefined && bounds.to < bounds.from) throw new ConfigError('the time range is empty: it ends before it starts');
+  return bounds;
+}
+
 function stepArg(option: string, value: string): string {
   if (!/^[\w.-]+(@[\w.-]+)?$/.test(value)) throw new ConfigError(`${option} ${value}: expected STEP or STEP@VERSION`);
   return value;

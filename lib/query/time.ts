@@ -76,3 +76,11 @@ export function weekRange(value: string, zone: string): TimeRange {
   if (!m || week < 1 || week > weeks) throw new ConfigError(`--week ${value}: expected YYYY-Www, a week of that year (2025-W41)`);
   return {from: midnight(year, 0, day, zone), to: midnight(year, 0, day + 7, zone)};
 }
+
+/** Epoch seconds of the midnight in `zone` that starts the day holding `seconds`. */
+export function startOfDay(seconds: number, zone: string): number {
+  if (zone === 'UTC' || zone === '+00:00') return Math.floor(seconds / 86_400) * 86_400;
+  const local = seconds * 1000 + offsetMs(zone, seconds * 1000);
+  const day = new Date(local);
+  return midnight(day.getUTCFullYear(), day.getUTCMonth(), day.getUTCDate(), zone);
+}
