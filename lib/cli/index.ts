@@ -2,10 +2,14 @@ import {Command, CommanderError, Help, type Option} from 'commander';
 import {EdwError} from '../errors/index.js';
 import type {CliState} from './command.js';
 import {processIo, type Io} from './context.js';
+import {bundleCommand} from './bundle.js';
 import {demoCommand} from './demo.js';
+import {detectionsCommand} from './detections.js';
+import {exportCommand} from './export.js';
 import {initCommand, pushDesignCommand} from './init.js';
-import {detectionsCommand, listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
+import {listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
 import {listenCommand} from './listen.js';
+import {queryCommand} from './query.js';
 import {registerCommand} from './register.js';
 import {simulateCommand} from './simulate.js';
 import {SIMULATE_DEFAULTS} from '../simulate/index.js';
@@ -26,7 +30,24 @@ export const EXAMPLES: Record<string, string[]> = {
   'list': ['edw list --stage new --limit 20', 'edw list --stage move_to_sps --failed --json'],
   'show': ['edw show ma22a000_000', 'edw show ma22a000_000 --json'],
   'retry': ['edw retry ma22a000_000 ma22a000_001', 'edw retry --step signal_processing'],
-  'detections': ['edw detections --from 2013-09-03T15:00:00Z --to 2013-09-03T16:00:00Z', 'edw detections --from 1378222673 --to 1378226273 --json'],
+  'detections': [
+    'edw detections --from 2013-09-03T15:00:00Z --to 2013-09-03T16:00:00Z', 'edw detections --from 1378222673 --to 1378226273 --json',
+    'edw detections --season 2013/14 --run ma22a000 --min-amplitude 100 --rate day',
+  ],
+  'query': [
+    "edw query --season 2013/14 'conditions.temperature<0.02'",
+    "edw query --run ma22a000 --run ma22a001 --stage signal_processing --json",
+    "edw query 'conditions.channel in (A,B)' --month 2013-10 --ids",
+    'edw query --show 0cc175b9c0f1b6a831c399e269772661',
+  ],
+  'bundle': [
+    'edw bundle 0cc175b9c0f1b6a831c399e269772661 --what raw --out delivery/tunka-2025',
+    'edw bundle 0cc175b9c0f1b6a831c399e269772661 --what signal_processing --out pulses --gzip',
+  ],
+  'export': [
+    'edw export documents --format ndjson --out documents.ndjson   # again later: only what is new',
+    'edw export detections --query 0cc175b9c0f1b6a831c399e269772661 --format csv --out detections.csv',
+  ],
   'listeners': ['edw listeners', 'edw listeners --json'],
   'demo': ['edw demo', 'edw demo --dir /tmp/edw-demo --files 5'],
 };
@@ -85,7 +106,7 @@ export function buildProgram(state: CliState): Command {
     throw new CommanderError(0, VERSION_ASKED, 'version');
   });
   applyConventions(program, state.io);
-  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, listenersCommand, demoCommand]) {
+  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, queryCommand, bundleCommand, exportCommand, listenersCommand, demoCommand]) {
     const command = make(state);
     program.addCommand(command);
     applyConventions(command, state.io);

@@ -1,7 +1,7 @@
 import {Command} from 'commander';
 import {formatDuration} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
-import {DOC_STATES, INSIDE_STATES, eachDetection, failedAt, listDocuments, listListeners, nextStep, parseTime, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
+import {DOC_STATES, INSIDE_STATES, failedAt, listDocuments, listListeners, nextStep, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, stageOf, supersedingIndex, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {globals, type CliState} from './command.js';
 import {numberOption} from './options.js';
@@ -210,43 +210,6 @@ export function retryCommand(state: CliState): Command {
             io.err(`edw: ${error.message}`);
             state.exitCode = 1;
           }
-        }
-      });
-    });
-}
-
-export function detectionsCommand(state: CliState): Command {
-  return new Command('detections')
-    .description('detection documents between two times (epoch seconds or ISO 8601), in time order')
-    .requiredOption('--from <time>', 'start of the range, included')
-    .requiredOption('--to <time>', 'end of the range, included')
-    .option('--json', 'print an array of documents, one per line')
-    .action(async (options: {from: string; to: string; json?: boolean}, command: Command) => {
-      const {io} = state;
-      const config = readConfig(globals(command), io);
-      const from = parseTime(options.from, '--from');
-      const to = parseTime(options.to, '--to');
-      if (to < from) throw new ConfigError(`--to ${options.to} is before --from ${options.from}`);
-      // Printed as read, a page at a time: any number of detections in the memory of one page.
-      await withStore(config, async (store) => {
-        let count = 0;
-        let held: string | undefined;
-        if (options.json) io.out('[');
-        for await (const d of eachDetection(store, from, to)) {
-          count++;
-          if (!options.json) {
-            io.out(`${new Date(Number(d.time) * 1000).toISOString()}  ${String(d.channel).padEnd(12)} amplitude ${Number(d.amplitude).toFixed(1).padStart(8)}  ${String(d.source)}`);
-            continue;
-          }
-          // One document a line; each but the last followed by a comma, so one is held back.
-          if (held !== undefined) io.out(`${held},`);
-          held = JSON.stringify(d);
-        }
-        if (options.json) {
-          if (held !== undefined) io.out(held);
-          io.out(']');
-        } else {
-          io.err(plural(count, 'detection'));
         }
       });
     });

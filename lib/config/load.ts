@@ -35,8 +35,17 @@ const KNOWN: Record<string, string[]> = {
   log: ['level', 'format'],
   register: ['glob', 'settle', 'run_pattern', 'batch_size'],
   listen: ['lease', 'poll', 'stop_timeout', 'backoff', 'max_backoff', 'counts', 'conflicts', 'forget_after'],
+  query: ['fresh', 'indexes'],
   cloudant: ['server', 'dbname', 'username', 'password', 'viewname'],
 };
+
+/** `[query] indexes`: field paths separated by commas (`facility, conditions.temperature`). */
+function indexFields({value, where}: {value: string; where: string}): string[] {
+  const fields = value.split(',').map((f) => f.trim()).filter(Boolean);
+  const bad = fields.find((f) => !/^[A-Za-z_$][\w$-]*(\.[\w$-]+)*$/.test(f));
+  if (bad !== undefined) throw new ConfigError(`${where} = ${value}: '${bad}' is not a field path (like conditions.temperature)`);
+  return fields;
+}
 
 /** Check every line is a section, a comment or `key = value`, so a typo is named with its line. */
 function checkLines(text: string, file: string): void {
@@ -233,6 +242,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       countsMs: duration('listen', 'counts'),
       conflictsMs: duration('listen', 'conflicts'),
       forgetAfterMs: duration('listen', 'forget_after'),
+    },
+    query: {
+      freshMs: duration('query', 'fresh'),
+      indexes: indexFields(pick('query', 'indexes')),
     },
     steps,
     notes,

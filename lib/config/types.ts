@@ -52,6 +52,13 @@ export interface ListenConfig {
   forgetAfterMs: number;
 }
 
+export interface QueryConfig {
+  /** How long a cached answer of `edw query` is returned without asking the database again. */
+  freshMs: number;
+  /** Fields indexed for `edw query` beyond the built-in ones (run, datecreated). */
+  indexes: string[];
+}
+
 export interface StepConfig {
   name: string;
   /** The stage this step follows: `new` or another step's name. */
@@ -83,6 +90,7 @@ export interface Config {
   log: LogConfig;
   register: RegisterConfig;
   listen: ListenConfig;
+  query: QueryConfig;
   /** Steps in chain order: the first follows `new`, each next one follows the one before. */
   steps: StepConfig[];
   /** Notes about the file to show the user once (e.g. a seed setting that edw ignores). */
