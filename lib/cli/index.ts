@@ -7,6 +7,7 @@ import {initCommand, pushDesignCommand} from './init.js';
 import {detectionsCommand, listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
 import {listenCommand} from './listen.js';
 import {registerCommand} from './register.js';
+import {serveCommand} from './serve.js';
 import {simulateCommand} from './simulate.js';
 import {SIMULATE_DEFAULTS} from '../simulate/index.js';
 import {versionLine} from './version.js';
@@ -28,6 +29,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'retry': ['edw retry ma22a000_000 ma22a000_001', 'edw retry --step signal_processing'],
   'detections': ['edw detections --from 2013-09-03T15:00:00Z --to 2013-09-03T16:00:00Z', 'edw detections --from 1378222673 --to 1378226273 --json'],
   'listeners': ['edw listeners', 'edw listeners --json'],
+  'serve': ['edw serve                     # http://127.0.0.1:8470/api/v1/status', 'edw serve --host 0.0.0.0 --port 8080'],
   'demo': ['edw demo', 'edw demo --dir /tmp/edw-demo --files 5'],
 };
 
@@ -85,7 +87,7 @@ export function buildProgram(state: CliState): Command {
     throw new CommanderError(0, VERSION_ASKED, 'version');
   });
   applyConventions(program, state.io);
-  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, listenersCommand, demoCommand]) {
+  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, listenersCommand, serveCommand, demoCommand]) {
     const command = make(state);
     program.addCommand(command);
     applyConventions(command, state.io);

@@ -52,6 +52,15 @@ export interface ListenConfig {
   forgetAfterMs: number;
 }
 
+export interface ServeConfig {
+  /** Address `edw serve` listens on (loopback by default: reading needs no login there). */
+  host: string;
+  /** Port `edw serve` listens on; 0 picks a free one. */
+  port: number;
+  /** The token every state-changing request must carry (`Authorization: Bearer ...`); none: such requests are refused. */
+  operatorToken?: string;
+}
+
 export interface StepConfig {
   name: string;
   /** The stage this step follows: `new` or another step's name. */
@@ -83,6 +92,7 @@ export interface Config {
   log: LogConfig;
   register: RegisterConfig;
   listen: ListenConfig;
+  serve: ServeConfig;
   /** Steps in chain order: the first follows `new`, each next one follows the one before. */
   steps: StepConfig[];
   /** Notes about the file to show the user once (e.g. a seed setting that edw ignores). */
