@@ -11,6 +11,7 @@ import {listCommand, listenersCommand, retryCommand, showCommand, statusCommand}
 import {listenCommand} from './listen.js';
 import {queryCommand} from './query.js';
 import {registerCommand} from './register.js';
+import {serveCommand} from './serve.js';
 import {simulateCommand} from './simulate.js';
 import {SIMULATE_DEFAULTS} from '../simulate/index.js';
 import {versionLine} from './version.js';
@@ -49,6 +50,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'edw export detections --query 0cc175b9c0f1b6a831c399e269772661 --format csv --out detections.csv',
   ],
   'listeners': ['edw listeners', 'edw listeners --json'],
+  'serve': ['edw serve                     # http://127.0.0.1:8470/api/v1/status', 'edw serve --host 0.0.0.0 --port 8080'],
   'demo': ['edw demo', 'edw demo --dir /tmp/edw-demo --files 5'],
 };
 
@@ -106,7 +108,7 @@ export function buildProgram(state: CliState): Command {
     throw new CommanderError(0, VERSION_ASKED, 'version');
   });
   applyConventions(program, state.io);
-  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, queryCommand, bundleCommand, exportCommand, listenersCommand, demoCommand]) {
+  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, queryCommand, bundleCommand, exportCommand, listenersCommand, serveCommand, demoCommand]) {
     const command = make(state);
     program.addCommand(command);
     applyConventions(command, state.io);

@@ -1,7 +1,7 @@
 import {Command} from 'commander';
 import {formatDuration} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
-import {DOC_STATES, INSIDE_STATES, failedAt, listDocuments, listListeners, nextStep, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
+import {checkStage, DOC_STATES, INSIDE_STATES, failedAt, listDocuments, listListeners, nextStep, retryDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, stageOf, supersedingIndex, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {globals, type CliState} from './command.js';
 import {numberOption} from './options.js';
@@ -114,10 +114,7 @@ export function listCommand(state: CliState): Command {
     if (chosen.length > 1) throw new ConfigError(`list takes one state at a time (got ${chosen.map((s) => `--${stateName(s)}`).join(' and ')})`);
     const next = nextStep(steps, options.stage);
     const end = await withStore(config, async (store) => {
-      const known = ['new', ...steps];
-      if (!known.includes(options.stage) && !(await stageHasDocuments(store, options.stage))) {
-        throw new ConfigError(`unknown stage ${options.stage} (stages: ${known.join(', ')})`);
-      }
+      await checkStage(store, steps, options.stage);
       // JSON: one array, written a page at a time; a page's line ends with a comma until the next is known.
       // Small answers (one page) print as one line, as JSON.stringify of the array would.
       let held: string | undefined;
@@ -201,16 +198,14 @@ export function retryCommand(state: CliState): Command {
       await withStore(config, async (store) => {
         const targets = [...ids, ...(step ? await failedAt(store, step.name, step.after) : [])];
         if (step && targets.length === ids.length) io.out(`no document has failed at ${step.name}`);
-        for (const id of targets) {
-          try {
-            const verdict = await retryDocument(store, id);
-            io.out(verdict === 'retried' ? `retry ${id}` : `${id} has not failed, left as it is`);
-          } catch (error) {
-            if (!(error instanceof NotFoundError)) throw error;
-            io.err(`edw: ${error.message}`);
+        await retryDocuments(store, targets, ({id, verdict}) => {
+          if (verdict === 'retried') io.out(`retry ${id}`);
+          else if (verdict === 'not-failed') io.out(`${id} has not failed, left as it is`);
+          else {
+            io.err(`edw: no data-file document ${id}`);
             state.exitCode = 1;
           }
-        }
+        });
       });
     });
 }

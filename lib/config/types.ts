@@ -59,6 +59,15 @@ export interface QueryConfig {
   indexes: string[];
 }
 
+export interface ServeConfig {
+  /** Address `edw serve` listens on (loopback by default: reading needs no login there). */
+  host: string;
+  /** Port `edw serve` listens on; 0 picks a free one. */
+  port: number;
+  /** The token every state-changing request must carry (`Authorization: Bearer ...`); none: such requests are refused. */
+  operatorToken?: string;
+}
+
 export interface StepConfig {
   name: string;
   /** The stage this step follows: `new` or another step's name. */
@@ -91,6 +100,7 @@ export interface Config {
   register: RegisterConfig;
   listen: ListenConfig;
   query: QueryConfig;
+  serve: ServeConfig;
   /** Steps in chain order: the first follows `new`, each next one follows the one before. */
   steps: StepConfig[];
   /** Notes about the file to show the user once (e.g. a seed setting that edw ignores). */

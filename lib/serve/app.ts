@@ -1,0 +1,88 @@
+import swagger from '@fastify/swagger';
+import Fastify, {type FastifyInstance} from 'fastify';
+import type {Logger} from '../log/index.js';
+import type {Store} from '../store/index.js';
+import type {ChainLink, RouteContext} from './context.js';
+import {documentRoutes} from './document-routes.js';
+import {detectionRoutes} from './detection-routes.js';
+import {ERROR_SCHEMA, errorHandler, sendError} from './http-errors.js';
+import {listenerRoutes} from './listener-routes.js';
+import {OPERATOR_SECURITY} from './operator.js';
+import {RateTracker} from './rates.js';
+import {retryRoutes} from './retry-routes.js';
+import {statusRoutes} from './status-routes.js';
+
+export interface AppOptions {
+  store: Store;
+  /** The chain's steps in order, each with the stage it follows. */
+  chain: readonly ChainLink[];
+  log: Logger;
+  /** The token state-changing requests must carry; none: they are all refused. */
+  operatorToken?: string;
+  /** `/api/v1/listeners` leaves out listeners stopped or silent for longer than this. @default 7 days */
+  forgetAfterMs?: number;
+  /** How far back `/api/v1/status`'s rates look. @default 60000 */
+  rateWindowMs?: number;
+  /** edw's version, for the OpenAPI document. @default '0' */
+  version?: string;
+  /** The clock, epoch ms. @default Date.now */
+  now?: () => number;
+}
+
+/** Every route of an app createApp made: method and URL pattern (HEAD routes left out). */
+const ROUTES = new WeakMap<FastifyInstance, Array<{method: string; url: string}>>();
+
+/** The routes of an app createApp made, each as its method and URL pattern (`/api/v1/documents/:id`). */
+export function routesOf(app: FastifyInstance): Array<{method: string; url: string}> {
+  return [...(ROUTES.get(app) ?? [])];
+}
+
+/** The path of the OpenAPI description of `/api/v1`, generated from the routes' schemas. */
+export const OPENAPI_PATH = '/api/v1/openapi.json';
+
+/**
+ * The HTTP API as a fastify instance, not yet listening: `/api/v1/...` over `store`, each route's
+ * query, body and answer described by a JSON schema that fastify checks and the OpenAPI document is
+ * made from. Closing it does not close the store.
+ */
+export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  // Unknown query parameters and body fields are refused (400), not silently dropped.
+  const app = Fastify({logger: false, ajv: {customOptions: {removeAdditional: false, coerceTypes: 'array'}}, bodyLimit: 1 << 20});
+  const steps = options.chain.map((s) => s.name);
+  const context: RouteContext = {
+    store: options.store,
+    chain: options.chain,
+    steps,
+    rates: new RateTracker({steps, ...(options.rateWindowMs !== undefined ? {windowMs: options.rateWindowMs} : {})}),
+    forgetAfterMs: options.forgetAfterMs ?? 7 * 86_400_000,
+    now: options.now ?? Date.now,
+  };
+  const routes: Array<{method: string; url: string}> = [];
+  ROUTES.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({method, url: route.url});
+  });
+  app.addSchema(ERROR_SCHEMA);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {title: 'edw', version: options.version ?? '0', description: 'The HTTP API of edw serve. /api/v1 stays compatible; a breaking change would be /api/v2.'},
+      components: {securitySchemes: OPERATOR_SECURITY},
+    },
+    refResolver: {buildLocalReference: (json) => String(json.$id)},
+  });
+  app.setErrorHandler(errorHandler(options.log));
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`));
+  // One line per request at verbose: the route's pattern, never its query, headers or cookies.
+  app.addHook('onResponse', async (request, reply) => {
+    options.log.verbose('request', {method: request.method, route: request.routeOptions.url ?? '(none)', status: reply.statusCode, ms: Math.round(reply.elapsedTime)});
+  });
+  statusRoutes(app, context);
+  documentRoutes(app, context);
+  detectionRoutes(app, context);
+  listenerRoutes(app, context);
+  retryRoutes(app, context, options.operatorToken);
+  app.get(OPENAPI_PATH, {schema: {hide: true}}, async () => app.swagger());
+  await app.ready();
+  return app;
+}
