@@ -1,5 +1,5 @@
 import {createHash, randomBytes} from 'node:crypto';
-import {existsSync} from 'node:fs';
+import {existsSync, watch, type FSWatcher} from 'node:fs';
 import {mkdir, readFile, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import test, {type ExecutionContext} from 'ava';
@@ -7,13 +7,13 @@ import {list as listTar} from 'tar';
 import {ChecksumError, makeBundle} from '../lib/bundle/index.js';
 import {queryFromArgs, readQueryDoc, runQuery} from '../lib/query/index.js';
 import type {Doc, Store} from '../lib/store/index.js';
-import {edw} from './helpers/cli.js';
+import {edw, spawnEdw} from './helpers/cli.js';
 import {workspace, type Workspace} from './helpers/workspace.js';
 
 const md5 = (data: Buffer): string => createHash('md5').update(data).digest('hex');
 
 /** `n` data files on disk, their documents (move_to_sps done: a copy in sps/, recorded with its md5), and a query of them all. */
-async function dataset(t: ExecutionContext, n: number): Promise<{ws: Workspace; store: Store; qid: string; files: Map<string, Buffer>}> {
+async function dataset(t: ExecutionContext, n: number, bytes = 2000): Promise<{ws: Workspace; store: Store; qid: string; files: Map<string, Buffer>}> {
   const ws = await workspace(t);
   const files = new Map<string, Buffer>();
   const docs: Doc[] = [];
@@ -21,7 +21,7 @@ async function dataset(t: ExecutionContext, n: number): Promise<{ws: Workspace; 
   await mkdir(join(ws.dir, 'sps', 'b1'), {recursive: true});
   for (let i = 0; i < n; i++) {
     const id = `b1_${String(i).padStart(3, '0')}`;
-    const data = randomBytes(2000 + i * 37);
+    const data = randomBytes(bytes + i * 37);
     const path = join(ws.dir, 'raw', `${id}.edwr`);
     const copy = join(ws.dir, 'sps', 'b1', `${id}.edwr`);
     await writeFile(path, data);
@@ -115,4 +115,36 @@ test('a file whose bytes no longer match its md5 stops the bundle with both chec
   const bad = await edw('--config', ws.configPath, 'bundle', qid, '--what', 'nothing', '--out', join(ws.dir, 'x'));
   t.is(bad.code, 2);
   t.regex(bad.err[0]!, /--what nothing: expected raw or a step/);
+});
+
+test('edw bundle killed with SIGKILL part-way, run again, copies only what the killed run had not verified', async (t) => {
+  const {ws, store, qid} = await dataset(t, 50, 400_000);
+  await store.close();
+  const out = join(ws.dir, 'delivery');
+  const child = spawnEdw(['--config', ws.configPath, 'bundle', qid, '--what', 'raw', '--out', out]);
+  // The bundle's progress file lists each file once verified: kill once it lists 20.
+  const verified = async (): Promise<number> => Object.keys((JSON.parse(await readFile(join(out, '.edw-bundle.json'), 'utf8').catch(() => '{"verified":{}}')) as {verified: object}).verified).length;
+  const reached = await new Promise<boolean>((resolve) => {
+    const check = (): void => void verified().then((n) => n >= 20 && finish(true), () => undefined);
+    const finish = (value: boolean): void => {
+      watcher?.close();
+      resolve(value);
+    };
+    let watcher: FSWatcher | undefined;
+    void mkdir(out, {recursive: true}).then(() => {
+      watcher = watch(out, check);
+      check();
+    });
+    void child.exit.then(() => finish(false));
+  });
+  t.true(reached, child.stderr.join('\n'));
+  child.child.kill('SIGKILL');
+  t.is((await child.exit).signal, 'SIGKILL');
+  const before = await verified();
+  t.true(before >= 20 && before < 50, `${before} verified when killed`);
+  t.false(existsSync(`${out}.tar`));
+  const again = await edw('--config', ws.configPath, 'bundle', qid, '--what', 'raw', '--out', out);
+  t.is(again.code, 0, again.err.join('\n'));
+  t.regex(again.out[0]!, new RegExp(`: 50 files \\(${50 - before} copied, ${before} kept from an earlier run\\)`));
+  t.true(existsSync(`${out}.tar`));
 });

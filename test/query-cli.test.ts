@@ -1,5 +1,6 @@
 import test from 'ava';
 import {queryFromArgs, type QueryArgs} from '../lib/query/index.js';
+import {forEachBackend} from './helpers/backends.js';
 import {edw} from './helpers/cli.js';
 import {analystDocs, expectedIds} from './helpers/query-data.js';
 import {workspace} from './helpers/workspace.js';
@@ -18,8 +19,8 @@ const SCENARIOS: Array<[string, string[], QueryArgs]> = [
     {filters: ['conditions.weather=clear', 'conditions.energy>=20', 'conditions.energy<120', 'conditions.channel in (A,B)', 'conditions.volts.detector_a[0]=0']}],
 ];
 
-test('the paper\'s lookups over 1,000 documents, each one command, give the documents that answer them', async (t) => {
-  const ws = await workspace(t, {ini: '[query]\nindexes = facility\n'});
+forEachBackend((backend) => test(`${backend.name}: the paper's lookups over 1,000 documents, each one command, give the documents that answer them`, async (t) => {
+  const ws = await workspace(t, {ini: '[query]\nindexes = facility\n', ...(backend.name === 'server' ? {databaseUrl: await backend.databaseUrl(t)} : {})});
   const store = await ws.open();
   for (let i = 0; i < DOCS.length; i += 500) await store.bulkWrite(DOCS.slice(i, i + 500));
   await store.close();
@@ -39,7 +40,7 @@ test('the paper\'s lookups over 1,000 documents, each one command, give the docu
     const again = JSON.parse((await edw('--config', ws.configPath, 'query', ...reordered, '--json')).out.join('\n')) as typeof answer;
     t.like(again, {id: answer.id, md5: answer.md5, cached: true, computed: answer.computed});
   }
-});
+}));
 
 test('edw query pages one cached answer with --limit and --after, prints ids and a table, and says when no index serves', async (t) => {
   const ws = await workspace(t);

@@ -19,6 +19,10 @@ export interface BenchOptions {
   statusOnly: boolean;
   /** Documents in the status study. @default 100000 */
   statusDocs: number;
+  /** Only the `edw query` study (at `queryDocs` documents). @default false */
+  queryOnly: boolean;
+  /** Documents in the query study. @default 100000 */
+  queryDocs: number;
   full: boolean;
 }
 
@@ -32,7 +36,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --out PATH           where to write the JSON (default bench/results.json, bench/status.json with --status-only)
   --concurrency N      each no-op step's concurrency (default 16)
   --status-only        only time three ways of counting documents per stage (edw status) at --status-docs documents
-  --status-docs N      documents in the status study (default 100000)`;
+  --status-docs N      documents in the status study (default 100000)
+  --query-only         only time edw query answering a 1% filter at --query-docs documents (bench/query.json)
+  --query-docs N       documents in the query study (default 100000)`;
 
 /** Parse argv; throws a TypeError naming the bad option (the bench exits 2 on it). */
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -48,6 +54,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       concurrency: {type: 'string'},
       'status-only': {type: 'boolean', default: false},
       'status-docs': {type: 'string'},
+      'query-only': {type: 'boolean', default: false},
+      'query-docs': {type: 'string'},
       help: {type: 'boolean', short: 'h', default: false},
     },
   });
@@ -63,15 +71,19 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   }
   if (values.url !== undefined && !/^https?:\/\//i.test(values.url)) throw new TypeError('--url: expected an http(s) URL of a server root');
   const statusOnly = values['status-only']!;
+  const queryOnly = values['query-only']!;
+  if (statusOnly && queryOnly) throw new TypeError('--status-only and --query-only: give one');
   return {
     full: values.full!,
     docs: whole('docs', values.docs, values.full ? 100_000 : 10_000, 10),
     url: values.url,
     only: values.only === 'bullmq' ? [] : values.only ? [values.only as BackendName] : ['embedded', 'server'],
     bullmq: values.only === undefined || values.only === 'bullmq',
-    out: values.out ?? (statusOnly ? 'bench/status.json' : 'bench/results.json'),
+    out: values.out ?? (statusOnly ? 'bench/status.json' : queryOnly ? 'bench/query.json' : 'bench/results.json'),
     concurrency: whole('concurrency', values.concurrency, 16, 1),
     statusOnly,
     statusDocs: whole('status-docs', values['status-docs'], 100_000, 10),
+    queryOnly,
+    queryDocs: whole('query-docs', values['query-docs'], 100_000, 100),
   };
 }
