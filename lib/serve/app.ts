@@ -1,13 +1,13 @@
 import swagger from '@fastify/swagger';
 import Fastify, {type FastifyInstance} from 'fastify';
 import type {Logger} from '../log/index.js';
-import type {Store} from '../store/index.js';
+import type {CouchAuth, Store} from '../store/index.js';
 import type {ChainLink, RouteContext} from './context.js';
 import {documentRoutes} from './document-routes.js';
 import {detectionRoutes} from './detection-routes.js';
 import {ERROR_SCHEMA, errorHandler, sendError} from './http-errors.js';
 import {listenerRoutes} from './listener-routes.js';
-import {OPERATOR_SECURITY} from './operator.js';
+import {installAuth, SECURITY_SCHEMES} from './auth.js';
 import {RateTracker} from './rates.js';
 import {retryRoutes} from './retry-routes.js';
 import {statusRoutes} from './status-routes.js';
@@ -17,8 +17,14 @@ export interface AppOptions {
   /** The chain's steps in order, each with the stage it follows. */
   chain: readonly ChainLink[];
   log: Logger;
-  /** The token state-changing requests must carry; none: they are all refused. */
+  /** The token that makes a request an operator's, on every backend (`Authorization: Bearer`). */
   operatorToken?: string;
+  /** The server's users and roles (a CouchDB backend); none: the embedded database, where reading needs no login. */
+  couchAuth?: CouchAuth;
+  /** Users with this role are operators (with couchAuth). @default 'edw-operator' */
+  operatorRole?: string;
+  /** Failed logins one address may make per minute. @default 9 */
+  failedLoginsPerMinute?: number;
   /** `/api/v1/listeners` leaves out listeners stopped or silent for longer than this. @default 7 days */
   forgetAfterMs?: number;
   /** How far back `/api/v1/status`'s rates look. @default 60000 */
@@ -67,11 +73,18 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     openapi: {
       openapi: '3.1.0',
       info: {title: 'edw', version: options.version ?? '0', description: 'The HTTP API of edw serve. /api/v1 stays compatible; a breaking change would be /api/v2.'},
-      components: {securitySchemes: OPERATOR_SECURITY},
+      components: {securitySchemes: SECURITY_SCHEMES},
     },
     refResolver: {buildLocalReference: (json) => String(json.$id)},
   });
   app.setErrorHandler(errorHandler(options.log));
+  await installAuth(app, {
+    log: options.log,
+    ...(options.couchAuth ? {couch: options.couchAuth} : {}),
+    ...(options.operatorToken !== undefined ? {operatorToken: options.operatorToken} : {}),
+    ...(options.operatorRole !== undefined ? {operatorRole: options.operatorRole} : {}),
+    ...(options.failedLoginsPerMinute !== undefined ? {failedLoginsPerMinute: options.failedLoginsPerMinute} : {}),
+  });
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`));
   // One line per request at verbose: the route's pattern, never its query, headers or cookies.
   app.addHook('onResponse', async (request, reply) => {
@@ -81,8 +94,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   documentRoutes(app, context);
   detectionRoutes(app, context);
   listenerRoutes(app, context);
-  retryRoutes(app, context, options.operatorToken);
-  app.get(OPENAPI_PATH, {schema: {hide: true}}, async () => app.swagger());
+  retryRoutes(app, context);
+  app.get(OPENAPI_PATH, {config: {access: 'public'}, schema: {hide: true}}, async () => app.swagger());
   await app.ready();
   return app;
 }
