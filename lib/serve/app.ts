@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, {type FastifyInstance} from 'fastify';
 import type {Logger} from '../log/index.js';
+import {Registry, registerDatabaseMetrics, registerHttpMetrics} from '../metrics/index.js';
 import type {CouchAuth, Store} from '../store/index.js';
 import type {ChainLink, RouteContext} from './context.js';
 import {documentRoutes} from './document-routes.js';
@@ -46,6 +47,9 @@ export function routesOf(app: FastifyInstance): Array<{method: string; url: stri
 /** The path of the OpenAPI description of `/api/v1`, generated from the routes' schemas. */
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 
+/** The path of the Prometheus metrics. */
+export const METRICS_PATH = '/metrics';
+
 /**
  * The HTTP API as a fastify instance, not yet listening: `/api/v1/...` over `store`, each route's
  * query, body and answer described by a JSON schema that fastify checks and the OpenAPI document is
@@ -86,15 +90,22 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.failedLoginsPerMinute !== undefined ? {failedLoginsPerMinute: options.failedLoginsPerMinute} : {}),
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, `no route ${request.method} ${request.url.split('?')[0]}`));
-  // One line per request at verbose: the route's pattern, never its query, headers or cookies.
+  const registry = new Registry();
+  registerDatabaseMetrics(registry, {store: options.store, steps, forgetAfterMs: context.forgetAfterMs, now: context.now});
+  const http = registerHttpMetrics(registry);
+  // One line per request at verbose, and its metrics: the route's pattern, never its query, headers or cookies.
   app.addHook('onResponse', async (request, reply) => {
-    options.log.verbose('request', {method: request.method, route: request.routeOptions.url ?? '(none)', status: reply.statusCode, ms: Math.round(reply.elapsedTime)});
+    const route = request.routeOptions.url ?? '(none)';
+    http.observe({method: request.method, route, status: reply.statusCode, seconds: reply.elapsedTime / 1000});
+    options.log.verbose('request', {method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime)});
   });
   statusRoutes(app, context);
   documentRoutes(app, context);
   detectionRoutes(app, context);
   listenerRoutes(app, context);
   retryRoutes(app, context);
+  // Prometheus' text format, for readers (a scraper on a server database logs in with Basic auth).
+  app.get(METRICS_PATH, {schema: {hide: true}}, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   app.get(OPENAPI_PATH, {config: {access: 'public'}, schema: {hide: true}}, async () => app.swagger());
   await app.ready();
   return app;
