@@ -107,6 +107,9 @@ test('on a server, a request without credentials is refused with 401, reading an
   const wrong = await call(api, 'GET', '/api/v1/status', {headers: {authorization: basic({...setup.users.bob, password: 'wrong'})}});
   t.deepEqual([wrong.status, wrong.body.message], [401, 'name or password is incorrect']);
   t.is((await call(api, 'GET', '/api/v1/openapi.json')).status, 200, 'the API description is public');
+  t.is((await api.inject({method: 'GET', url: '/'})).statusCode, 200, 'so is the web page, which asks for a login');
+  t.is((await call(api, 'GET', '/api/v1/events')).status, 401, 'its live events are not');
+  t.is((await call(api, 'GET', '/metrics')).status, 401, 'nor are the metrics');
 });
 
 test('a member of the database reads; its POST retry is refused with 403; a user who is not a member cannot read (403)', async (t) => {

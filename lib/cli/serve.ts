@@ -9,7 +9,7 @@ import {packageVersion} from './version.js';
 
 export function serveCommand(state: CliState): Command {
   return new Command('serve')
-    .description('serve the HTTP API (/api/v1: status, documents, detections, listeners, retry) over the database until stopped')
+    .description('serve the HTTP API (/api/v1: status, documents, detections, listeners, retry, events), the web page at / and /metrics over the database until stopped')
     .option('--port <port>', 'port to listen on, 0 for any free one (default: [serve] port, 8470)', numberOption('--port', {min: 0}))
     .option('--host <host>', 'address to listen on (default: [serve] host, 127.0.0.1)')
     .action(async (options: {port?: number; host?: string}, command: Command) => {

@@ -5,6 +5,7 @@ import {Registry, registerDatabaseMetrics, registerHttpMetrics} from '../metrics
 import type {CouchAuth, Store} from '../store/index.js';
 import type {ChainLink, RouteContext} from './context.js';
 import {documentRoutes} from './document-routes.js';
+import {eventRoutes} from './event-routes.js';
 import {detectionRoutes} from './detection-routes.js';
 import {ERROR_SCHEMA, errorHandler, sendError} from './http-errors.js';
 import {listenerRoutes} from './listener-routes.js';
@@ -12,6 +13,7 @@ import {installAuth, SECURITY_SCHEMES} from './auth.js';
 import {RateTracker} from './rates.js';
 import {retryRoutes} from './retry-routes.js';
 import {statusRoutes} from './status-routes.js';
+import {webRoutes} from './web-routes.js';
 
 export interface AppOptions {
   store: Store;
@@ -28,6 +30,8 @@ export interface AppOptions {
   failedLoginsPerMinute?: number;
   /** `/api/v1/listeners` leaves out listeners stopped or silent for longer than this. @default 7 days */
   forgetAfterMs?: number;
+  /** Least time between two `status` events of `/api/v1/events`, ms. @default 1000 */
+  statusEveryMs?: number;
   /** How far back `/api/v1/status`'s rates look. @default 60000 */
   rateWindowMs?: number;
   /** edw's version, for the OpenAPI document. @default '0' */
@@ -104,6 +108,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   detectionRoutes(app, context);
   listenerRoutes(app, context);
   retryRoutes(app, context);
+  eventRoutes(app, context, {log: options.log, ...(options.statusEveryMs !== undefined ? {statusEveryMs: options.statusEveryMs} : {})});
+  webRoutes(app);
   // Prometheus' text format, for readers (a scraper on a server database logs in with Basic auth).
   app.get(METRICS_PATH, {schema: {hide: true}}, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   app.get(OPENAPI_PATH, {config: {access: 'public'}, schema: {hide: true}}, async () => app.swagger());
