@@ -26,7 +26,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'push-design': ['edw push-design --dry-run   # what would change', 'edw push-design'],
   'register': ['edw register raw --conditions raw/conditions.json', 'edw register raw/ma22a000_003.edwr --replace'],
   'simulate': ['edw simulate --out raw --files 50', 'edw simulate --out raw --files 5 --events 100 --seed 7 --run ma23b000'],
-  'listen': ['edw listen                  # every step, until Ctrl-C', 'edw listen move_to_sps --once', 'edw listen --once --verbose   # a log line per document and step'],
+  'listen': ['edw listen                  # every step, until Ctrl-C', 'edw listen move_to_sps --once', 'edw listen --once --verbose   # a log line per document and step', 'edw listen --metrics-port 9470   # Prometheus metrics at http://127.0.0.1:9470/metrics'],
   'status': ['edw status', 'edw status --json'],
   'list': ['edw list --stage new --limit 20', 'edw list --stage move_to_sps --failed --json'],
   'show': ['edw show ma22a000_000', 'edw show ma22a000_000 --json'],

@@ -36,7 +36,7 @@ const KNOWN: Record<string, string[]> = {
   register: ['glob', 'settle', 'run_pattern', 'batch_size'],
   listen: ['lease', 'poll', 'stop_timeout', 'backoff', 'max_backoff', 'counts', 'conflicts', 'forget_after'],
   query: ['fresh', 'indexes'],
-  serve: ['host', 'port', 'operator_token'],
+  serve: ['host', 'port', 'operator_token', 'operator_role'],
   cloudant: ['server', 'dbname', 'username', 'password', 'viewname'],
 };
 
@@ -260,6 +260,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       host: pick('serve', 'host').value,
       port: Number(port.value),
       ...(operatorToken !== undefined ? {operatorToken} : {}),
+      operatorRole: pick('serve', 'operator_role').value,
     },
     steps,
     notes,

@@ -64,8 +64,10 @@ export interface ServeConfig {
   host: string;
   /** Port `edw serve` listens on; 0 picks a free one. */
   port: number;
-  /** The token every state-changing request must carry (`Authorization: Bearer ...`); none: such requests are refused. */
+  /** The token that makes a request an operator's on every backend (`Authorization: Bearer ...`). */
   operatorToken?: string;
+  /** With a CouchDB server: the users with this role are operators. */
+  operatorRole: string;
 }
 
 export interface StepConfig {

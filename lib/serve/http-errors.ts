@@ -47,6 +47,7 @@ export function sendError(reply: FastifyReply, status: number, message: string):
 export function errorHandler(log: Logger) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const status = statusOf(error);
+    if (error.code?.startsWith('FST_CSRF_')) return sendError(reply, 403, 'a request made with the session cookie needs its CSRF token in the x-csrf-token header (GET /api/v1/session gives it)');
     if (error.validation) return sendError(reply, 400, `${error.validationContext ?? 'request'}${error.message.replace(/^(querystring|body|params|headers)/, '')}`);
     if (error instanceof EdwError || (status < 500 && error.statusCode)) return sendError(reply, status, error.message.split('\n')[0]!);
     log.error('request failed', {method: request.method, route: request.routeOptions.url, error: error.message, stack: error.stack});

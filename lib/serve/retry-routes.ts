@@ -3,7 +3,6 @@ import {ConfigError} from '../errors/index.js';
 import {failedAt, retryDocuments} from '../inspect/index.js';
 import type {RouteContext} from './context.js';
 import {errorResponses} from './http-errors.js';
-import {requireOperator} from './operator.js';
 
 interface RetryBody {
   ids?: string[];
@@ -11,13 +10,13 @@ interface RetryBody {
 }
 
 /** `POST /api/v1/retry`: make documents that failed for good runnable again, as `edw retry` (operators only). */
-export function retryRoutes(app: FastifyInstance, context: RouteContext, operatorToken: string | undefined): void {
+export function retryRoutes(app: FastifyInstance, context: RouteContext): void {
   app.post<{Body: RetryBody}>('/api/v1/retry', {
-    preHandler: requireOperator(operatorToken),
+    config: {access: 'operate'},
     schema: {
       summary: 'retry documents that failed for good: by id, or every one failed at a step (edw retry)',
       tags: ['operators'],
-      security: [{operatorToken: []}],
+      security: [{operatorToken: []}, {basic: []}, {session: []}],
       body: {
         type: 'object',
         additionalProperties: false,
@@ -40,7 +39,7 @@ export function retryRoutes(app: FastifyInstance, context: RouteContext, operato
             },
           },
         },
-        ...errorResponses(400, 401, 503),
+        ...errorResponses(400, 401, 403, 429, 503),
       },
     },
   }, async (request) => {

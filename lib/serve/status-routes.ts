@@ -1,7 +1,8 @@
 import type {FastifyInstance} from 'fastify';
-import {DOC_STATES, statusCounts} from '../inspect/index.js';
+import {DOC_STATES, statusCounts, type StatusCounts} from '../inspect/index.js';
 import type {RouteContext} from './context.js';
 import {errorResponses} from './http-errors.js';
+import type {Rates} from './rates.js';
 
 const COUNTS = {type: 'object', additionalProperties: {type: 'integer'}} as const;
 
@@ -31,6 +32,13 @@ const STATUS_SCHEMA = {
   },
 } as const;
 
+/** What `edw status --json` prints, plus rates (`GET /api/v1/status`, and the `status` events). */
+export async function statusWithRates(context: RouteContext): Promise<StatusCounts & {rates: Rates}> {
+  const now = context.now();
+  const status = await statusCounts(context.store, [...context.steps], now);
+  return {...status, rates: context.rates.add(status, now)};
+}
+
 /** `GET /api/v1/status`: what `edw status --json` prints, plus rates. */
 export function statusRoutes(app: FastifyInstance, context: RouteContext): void {
   app.get('/api/v1/status', {
@@ -39,9 +47,5 @@ export function statusRoutes(app: FastifyInstance, context: RouteContext): void 
       tags: ['status'],
       response: {200: STATUS_SCHEMA, ...errorResponses(503)},
     },
-  }, async () => {
-    const now = context.now();
-    const status = await statusCounts(context.store, [...context.steps], now);
-    return {...status, rates: context.rates.add(status, now)};
-  });
+  }, () => statusWithRates(context));
 }

@@ -2,3 +2,4 @@ export type {Change, ChangesPage, ChangesParams, Doc, FindParams, FindPlan, Find
 export {openStore, isServerUrl, type OpenStoreOptions} from './open.js';
 export {parseDatabaseUrl} from './couch-store.js';
 export {SHARE_FILE} from './share.js';
+export {CouchAuth, isReader, type CouchAuthOptions, type Credentials, type SecurityObject, type UserContext} from './couch-auth.js';
