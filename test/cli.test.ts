@@ -185,7 +185,7 @@ test('detections are queryable by time, and ingesting the same results again add
   try {
     const doc = (await store.get(first.source)) as DataFileDoc;
     const again = await ingestDetections.run(doc, {
-      step: 'ingest_detections', settings: {threshold: '50'}, input: doc.process[1]!.result!.outputs![0]!.path, attempt: 2,
+      step: 'ingest_detections', version: '1', settings: {threshold: '50'}, input: doc.process[1]!.result!.outputs![0]!.path, attempt: 2,
       log: silentLogger(), signal: new AbortController().signal, store,
     });
     t.is(again.created, 0);
