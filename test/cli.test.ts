@@ -12,9 +12,9 @@ test('init creates the embedded database and pushes the design document; a secon
   t.is(first.code, 0, first.err.join('\n'));
   t.regex(first.out.join('\n'), /created database .*\n_design\/edw: created/);
   const second = await edw('--config', ws.configPath, 'init');
-  t.deepEqual(second.out.slice(1), ['_design/edw: unchanged']);
+  t.deepEqual(second.out.slice(1), ['_design/edw: unchanged', '_design/edw-provenance: unchanged']);
   const dry = await edw('--config', ws.configPath, 'push-design', '--dry-run');
-  t.deepEqual(dry.out, ['_design/edw: unchanged']);
+  t.deepEqual(dry.out, ['_design/edw: unchanged', '_design/edw-provenance: unchanged']);
 });
 
 test('register, status, list, show and retry work on the embedded database through the CLI', async (t) => {
