@@ -5,6 +5,7 @@ import {processIo, type Io} from './context.js';
 import {demoCommand} from './demo.js';
 import {initCommand, pushDesignCommand} from './init.js';
 import {detectionsCommand, listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
+import {lineageCommand, provenanceCommand} from './lineage.js';
 import {listenCommand} from './listen.js';
 import {periodCommand} from './period.js';
 import {reprocessCommand} from './reprocess.js';
@@ -35,6 +36,8 @@ export const EXAMPLES: Record<string, string[]> = {
   'period': ['edw period add power-cut-1 --from 2013-09-03T15:00:00Z --to 2013-09-03T16:10:00Z --reason "power cut in the cryostat hall"', 'edw period list', 'edw period show power-cut-1', 'edw period remove power-cut-1 --reason "set by mistake"'],
   'period add': ['edw period add power-cut-1 --from 2013-09-03T15:00:00Z --to 2013-09-03T16:10:00Z --reason "power cut"', 'edw period add bad-run --run ma22a001 --reason "HV unstable" --json', 'edw period add calib --from 1378220000 --to 1378223600 --kind note --reason "calibration source in"'],
   'reprocess': ['edw reprocess --step signal_processing --version 2 --run ma22a000 --reason "new baseline fit"', 'edw reprocess --step ingest_detections --period calib --reason "threshold was wrong"', 'edw reprocess --step signal_processing ma22a000_003 --reason "retest" --json'],
+  'lineage': ['edw lineage detection:ma22a000_001:000012:2.1', 'edw lineage ma22a000_001 --json', 'edw lineage /data/processed/ma22a000/ma22a000_001.v2.pulses.jsonl'],
+  'provenance': ['edw provenance --run ma22a000', 'edw provenance --selection golden --json', 'edw provenance --query q1 --format ro-crate --out ro-crate-metadata.json'],
   'selection': ['edw selection save golden --run ma22a000 --reason "runs for the 2013 paper"', 'edw selection show golden --at 2026-12-01T00:00:00Z', 'edw selection list'],
   'selection save': ['edw selection save golden --run ma22a000 --reason "runs for the 2013 paper"', 'edw selection save golden --query q1', 'edw selection save few ma22a000_001 ma22a000_002'],
   'selection show': ['edw selection show golden', 'edw selection show golden --at 2026-12-01T00:00:00Z --json'],
@@ -90,17 +93,22 @@ function applyConventions(command: Command, io: Io): void {
 }
 
 /** Build the `edw` program; actions report through `state`. */
-export function buildProgram(state: CliState): Command {
+export function buildProgram(state: CliState, argv: readonly string[] = []): Command {
   const program = new Command('edw')
     .description('process experiment data files through a CouchDB change feed')
     .option('--config <path>', 'edw.ini to read (default: ./edw.ini if present, else built-in defaults)')
-    .option('--debug', 'debug logging, and stack traces for unexpected errors')
-    .option('-V, --version', 'print the version of edw and of its design documents');
-  program.on('option:version', () => {
-    throw new CommanderError(0, VERSION_ASKED, 'version');
-  });
+    .option('--debug', 'debug logging, and stack traces for unexpected errors');
+  // Commander reads the program's options after a command's name too: `edw reprocess --version 2`
+  // would print edw's version. After `reprocess`, --version is reprocess's own.
+  const reprocessAt = argv.indexOf('reprocess');
+  if (reprocessAt < 0 || !argv.slice(reprocessAt).includes('--version')) {
+    program.option('-V, --version', 'print the version of edw and of its design documents');
+    program.on('option:version', () => {
+      throw new CommanderError(0, VERSION_ASKED, 'version');
+    });
+  }
   applyConventions(program, state.io);
-  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, listenersCommand, demoCommand, periodCommand, reprocessCommand, selectionCommand]) {
+  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, listenersCommand, demoCommand, periodCommand, reprocessCommand, selectionCommand, lineageCommand, provenanceCommand]) {
     const command = make(state);
     program.addCommand(command);
     applyConventions(command, state.io);
@@ -125,7 +133,7 @@ async function parse(program: Command, argv: string[], io: Io): Promise<void> {
  */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const state: CliState = {io, exitCode: 0};
-  const program = buildProgram(state);
+  const program = buildProgram(state, argv);
   try {
     await parse(program, argv, io);
     return state.exitCode;

@@ -4,3 +4,7 @@ export {queryIds, resolveTargets, type Resolved, type Targets} from './targets.j
 export {listSelections, saveSelection, selectionIds, showSelection, type SelectionDoc, type SelectionVersion} from './selections.js';
 export {reprocess, type ChainEntry, type ReprocessOptions, type ReprocessRecord} from './reprocess.js';
 export {versionCounts, type StepVersions} from './versions.js';
+export {lineage, type Lineage} from './lineage.js';
+export type {EntryReport, FileRef} from './entries.js';
+export {provenanceReport, type CodeUse, type ProvenanceReport, type ReportFile} from './report.js';
+export {roCrate, RO_CRATE_CONTEXT} from './ro-crate.js';
