@@ -4,7 +4,7 @@
  * to bench/results.json. See docs/benchmarks.md for what each figure's method is.
  *
  *   node dist/scripts/bench.js [--full] [--docs N] [--url URL] [--only embedded|server|bullmq] [--out PATH]
- *                              [--concurrency N] [--status-only [--status-docs N]]
+ *                              [--concurrency N] [--status-only [--status-docs N]] [--lineage-only [--lineage-detections N]]
  *
  * Exit code: 0 done, 1 a measurement failed (the others still ran and are written), 2 bad usage.
  */
@@ -14,6 +14,7 @@ import {dirname, resolve} from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {embeddedBackend, serverBackend, type BackendName, type BenchBackend} from './bench/backends.js';
 import {parseBenchOptions, USAGE, type BenchOptions} from './bench/options.js';
+import {formatLineageStudy, runLineageStudy} from './bench/lineage.js';
 import {bullmqMissing, measureBullmq, type BullFigures} from './bench/bullmq.js';
 import {backendResult, bullResult, describeMachine, formatProfile, formatTable, withBullRatio, type BackendResult} from './bench/report.js';
 import {runBackend} from './bench/run-backend.js';
@@ -102,6 +103,16 @@ async function runStatusOnly(options: BenchOptions): Promise<void> {
   process.stdout.write(`\ntotal: ${Math.round(seconds)} s; figures written to ${options.out}\n`);
 }
 
+async function runLineageOnly(options: BenchOptions): Promise<void> {
+  const start = now();
+  const lineage = await runLineageStudy({detections: options.lineageDetections, note});
+  const seconds = (now() - start) / 1000;
+  await mkdir(dirname(resolve(options.out)), {recursive: true});
+  await writeFile(options.out, `${JSON.stringify({machine: describeMachine(), run: {seconds: Math.round(seconds)}, lineage}, null, 2)}\n`);
+  for (const line of formatLineageStudy(lineage)) process.stdout.write(`${line}\n`);
+  process.stdout.write(`\ntotal: ${Math.round(seconds)} s; figures written to ${options.out}\n`);
+}
+
 /** Run the bench; the exit code: 0 done, 1 a measurement failed, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {
   let options: BenchOptions | 'help';
@@ -118,6 +129,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (options.statusOnly) {
       await runStatusOnly(options);
+      return 0;
+    }
+    if (options.lineageOnly) {
+      await runLineageOnly(options);
       return 0;
     }
     return (await runMain(options)) ? 0 : 1;

@@ -178,3 +178,23 @@ test('the design doc\'s stage function agrees with stageOf', async (t) => {
   ];
   for (const process of cases) t.is(edwStage(docOf(process)), stageOf(docOf(process)), JSON.stringify(process));
 });
+
+test('after a reprocessing mark the stage is the stage before the step, then the new epoch\'s completions; both rules agree', async (t) => {
+  const edwStage = await designStage();
+  const mark = {id: 'r1', step: 'b', after: 'a', version: '2', reason: 'x', at: at(3), by: 'u@h'};
+  const cases: Array<[ProcessEntry[], string]> = [
+    [[done('a', 1), done('b', 2), done('c', 3)], 'a'],
+    [[done('a', 1), done('b', 2), done('c', 3), {...done('b', 4), epoch: 1}], 'b'],
+    // A step claimed before the mark finishes after it: its entry is of epoch 0 and does not count.
+    [[done('a', 1), done('b', 2), done('c', 5), {...done('b', 6), epoch: 1}], 'b'],
+    [[done('a', 1), done('b', 2), done('c', 3), {...done('b', 4), epoch: 1}, {...done('c', 5), epoch: 1}], 'c'],
+  ];
+  for (const [process, stage] of cases) {
+    const doc = {...docOf(process), reprocess: [mark]};
+    t.is(stageOf(doc), stage, JSON.stringify(process));
+    t.is(edwStage(doc), stage, JSON.stringify(process));
+  }
+  // Two completions of one step and version in different epochs are both of record.
+  const process = markSuperseded([done('b', 2), {...done('b', 4), epoch: 1}]);
+  t.false(process.some((e) => e.superseded));
+});

@@ -164,7 +164,8 @@ function describeEntry(entry: ProcessEntry, index: number, process: readonly Pro
   const when = entry.finished ?? entry.started ?? '';
   const status = entry.superseded ? 'superseded' : entry.status ?? 'done (seed)';
   const what = entry.error ? `error: ${entry.error.message}` : entry.result?.outputs?.[0]?.path ?? entry.file ?? '';
-  let line = `${String(index + 1).padStart(3)}. ${entry.name.padEnd(20)} ${status.padEnd(11)} ${when}  ${entry.host ?? entry.hostname ?? ''} v${entry.version ?? '-'} #${entry.attempt ?? 1}  ${what}`;
+  const epoch = typeof entry.epoch === 'number' && entry.epoch > 0 ? ` (epoch ${entry.epoch})` : '';
+  let line = `${String(index + 1).padStart(3)}. ${entry.name.padEnd(20)} ${status.padEnd(11)} ${when}  ${entry.host ?? entry.hostname ?? ''} v${entry.version ?? '-'}${epoch} #${entry.attempt ?? 1}  ${what}`;
   if (entry.superseded) {
     const record = supersedingIndex(process, entry);
     const by = entry.superseded.by ?? {};
@@ -197,6 +198,8 @@ export function showCommand(state: CliState): Command {
       if (d.edw?.failed) io.out(`failed for good at ${d.edw.failed.step} after ${plural(d.edw.failed.attempts, 'attempt')}: ${d.edw.failed.error} (edw retry ${d._id})`);
       else if (d.edw?.retry) io.out(`retry of ${d.edw.retry.step} due at ${new Date(d.edw.retry.next).toISOString()}`);
       if (d.edw?.claim) io.out(`claimed by ${d.edw.claim.owner} for ${d.edw.claim.step} until ${new Date(d.edw.claim.expires).toISOString()}`);
+      for (const m of d.reprocess ?? []) io.out(`reprocess from ${m.step} at v${m.version} asked ${m.at} by ${m.by}: ${m.reason}`);
+      for (const m of d.periods ?? []) io.out(`period ${m.period} (${m.kind}) ${m.action === 'add' ? 'added' : 'removed'} ${m.at} by ${m.by}: ${m.reason}`);
       for (const prev of d.previous ?? []) io.out(`replaced ${String(prev.replaced)}: md5 was ${String(prev.md5sum)}, ${(prev.process as unknown[] | undefined)?.length ?? 0} entries kept`);
     });
 }
