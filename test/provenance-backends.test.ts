@@ -63,3 +63,26 @@ for (const backend of backends) {
     t.deepEqual(report.periods.map((p) => [p.name, p.removed?.reason, p.files_in_force]), [['power-cut', 'wrong range', []]]);
   });
 }
+
+for (const backend of backends) {
+  test(`${backend.name}: a period added while files are being registered still marks those that fall in it`, async (t) => {
+    const ws = await workspace(t, {databaseUrl: await backend.databaseUrl(t)});
+    const store = await ws.open();
+    const {simulate} = await import('../lib/simulate/index.js');
+    const {registerFiles} = await import('../lib/register/index.js');
+    const md5File = (await import('md5-file')).default;
+    const sim = await simulate({outDir: join(ws.dir, 'raw'), files: 2, events: 1, seed: 3});
+    let added = false;
+    // The period is added after register read the periods in force and before it writes: its search finds nothing.
+    const report = await registerFiles({store, paths: sim.files, settleMs: 0, hashFile: async (path) => {
+      if (!added) {
+        added = true;
+        const {marked} = await addPeriod(store, {name: 'late', from: 0, to: 4_000_000_000, reason: 'power cut'});
+        t.deepEqual(marked, []);
+      }
+      return md5File(path);
+    }});
+    t.is(report.created.length, 2);
+    for (const doc of await allDataDocs(store, report.created)) t.deepEqual(doc.periods?.map((m) => m.period), ['late']);
+  });
+}

@@ -198,3 +198,13 @@ test('after a reprocessing mark the stage is the stage before the step, then the
   const process = markSuperseded([done('b', 2), {...done('b', 4), epoch: 1}]);
   t.false(process.some((e) => e.superseded));
 });
+
+test('a conflict merge keeps every period and reprocessing mark: the winner\'s, then those only a loser holds', (t) => {
+  const mark = (period: string, minute: number) => ({period, kind: 'exclude' as const, action: 'add' as const, reason: 'r', at: at(minute), by: 'u@h'});
+  const winner = {...docOf([done('a', 1)]), periods: [mark('p1', 1)]};
+  const loser = {...docOf([done('a', 1)], '2-y'), periods: [mark('p1', 1), mark('p2', 2)], reprocess: [{id: 'r', step: 'a', after: 'new', version: '2', reason: 'x', at: at(3), by: 'u@h'}]};
+  const merged = mergeRevisions(winner, [loser]);
+  t.deepEqual(merged.periods, [mark('p1', 1), mark('p2', 2)]);
+  t.deepEqual(merged.reprocess!.map((m) => m.id), ['r']);
+  t.is(mergeRevisions(docOf([done('a', 1)]), [docOf([done('a', 1)], '2-y')]).periods, undefined);
+});

@@ -59,6 +59,8 @@ export async function addPeriod(store: Store, options: AddPeriodOptions): Promis
     if (outcome!.error === 'conflict') throw new ConflictError(`period ${options.name} exists (see edw period show ${options.name}); choose another name`);
     throw new Error(`period ${options.name} was refused: ${outcome!.reason}`);
   }
+  // In force before the files are searched: a registration that writes a file after the search reads it.
+  await setActive(store, period.name, true);
   const marked = await changeFiles(store, await filesIn(store, period), (doc) => {
     if (!inPeriod(period, doc) || periodsInForce(doc).some((m) => m.period === period.name)) return null;
     return {...doc, periods: [...(doc.periods ?? []), periodMark(period, 'add', period.by, at)]};
@@ -79,6 +81,7 @@ export async function removePeriod(store: Store, name: string, reason: string, o
   if (period.removed) throw new ConflictError(`period ${name} was removed at ${period.removed.at} by ${period.removed.by}`);
   const removed = {reason, by: options.by ?? whoAmI(), at: new Date((options.now ?? Date.now)()).toISOString()};
   await store.put({...period, removed});
+  await setActive(store, name, false);
   const ids = (await store.query({design: PROVENANCE_DESIGN, view: 'period_files', key: name, reduce: false})).rows.filter((r) => r.value === true).map((r) => r.id!);
   const unmarked = await changeFiles(store, ids, (doc) => {
     if (!periodsInForce(doc).some((m) => m.period === name)) return null;
@@ -112,13 +115,28 @@ export async function showPeriod(store: Store, name: string): Promise<{period: P
   return {period, files};
 }
 
-/** The periods in force now (not removed), for marking files as they are registered. */
-export async function activePeriods(store: Store): Promise<PeriodDoc[]> {
-  try {
-    return (await listPeriods(store)).filter((p) => !p.removed);
-  } catch (error) {
-    // A database whose provenance design document was never pushed has no periods either.
-    if (error instanceof NotFoundError) return [];
-    throw error;
+/**
+ * The names of the periods in force, in one document, so that `edw register` reads one document (and
+ * the periods it names) rather than a view that would first have to index every registration.
+ */
+const ACTIVE_ID = 'edw-periods';
+
+/** Add or take a name out of the list of periods in force (through conflicts with another writer). */
+async function setActive(store: Store, name: string, active: boolean): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    const doc = await store.get(ACTIVE_ID);
+    const names = ((doc?.names as string[] | undefined) ?? []).filter((n) => n !== name);
+    if (active) names.push(name);
+    const [outcome] = await store.bulkWrite([{...(doc ?? {_id: ACTIVE_ID, type: 'periods-in-force'}), names: names.sort()}]);
+    if (outcome!.ok) return;
+    if (outcome!.error !== 'conflict' || tries >= 50) throw new Error(`${ACTIVE_ID} was refused: ${outcome!.reason}`);
   }
+}
+
+/** The periods in force now (not removed), for marking files as they are registered: two reads, no view. */
+export async function activePeriods(store: Store): Promise<PeriodDoc[]> {
+  const names = ((await store.get(ACTIVE_ID))?.names as string[] | undefined) ?? [];
+  if (names.length === 0) return [];
+  const docs = await store.getMany(names.map((n) => `${PERIOD_PREFIX}${n}`));
+  return docs.filter((d): d is PeriodDoc => !!d && d.type === 'period' && !d.removed);
 }

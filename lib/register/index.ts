@@ -3,8 +3,8 @@ import {basename, extname, join, resolve} from 'node:path';
 import md5File from 'md5-file';
 import PQueue from 'p-queue';
 import picomatch from 'picomatch';
-import {inPeriod, isDataFile, periodMark, type DataFileDoc, type PeriodDoc} from '../pipeline/index.js';
-import {activePeriods, whoAmI} from '../provenance/index.js';
+import {inPeriod, isDataFile, periodMark, periodsInForce, type DataFileDoc, type PeriodDoc} from '../pipeline/index.js';
+import {activePeriods, changeFiles, whoAmI} from '../provenance/index.js';
 import type {Doc, Store} from '../store/index.js';
 
 export interface RegisterOptions {
@@ -141,8 +141,8 @@ export async function registerFiles(options: RegisterOptions): Promise<RegisterR
   const batchSize = options.batchSize ?? 500;
   const hashing = new PQueue({concurrency: options.hashConcurrency ?? 4});
   const hashFile = options.hashFile ?? md5File;
-  // A file that falls in a period in force is marked as it is registered (a period added while this
-  // call runs may miss the files registered meanwhile: edw period add marks what it finds registered).
+  // A file that falls in a period in force is marked as it is registered; one added while this call
+  // runs is looked for again at the end (markLatePeriods).
   const periods: PeriodDoc[] = candidates.length ? await activePeriods(options.store) : [];
   const by = periods.length ? whoAmI() : '';
   let done = 0;
@@ -190,5 +190,21 @@ export async function registerFiles(options: RegisterOptions): Promise<RegisterR
     done += batch.length;
     options.onProgress?.(done, candidates.length);
   }
+  await markLatePeriods(options.store, periods, [...report.created, ...report.replaced]);
   return report;
+}
+
+/**
+ * Periods added while the files were being registered: `edw period add` writes its period, then marks
+ * the files it finds; a file written after that search is marked here, read after every write (one
+ * of the two always sees the other).
+ */
+async function markLatePeriods(store: Store, known: PeriodDoc[], ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const late = (await activePeriods(store)).filter((p) => !known.some((k) => k._id === p._id));
+  if (late.length === 0) return;
+  await changeFiles(store, ids, (doc) => {
+    const marks = late.filter((p) => inPeriod(p, doc) && !periodsInForce(doc).some((m) => m.period === p.name)).map((p) => periodMark(p, 'add', p.by, p.at));
+    return marks.length ? {...doc, periods: [...(doc.periods ?? []), ...marks]} : null;
+  });
 }
