@@ -208,3 +208,26 @@ test('a conflict merge keeps every period and reprocessing mark: the winner\'s, 
   t.deepEqual(merged.reprocess!.map((m) => m.id), ['r']);
   t.is(mergeRevisions(docOf([done('a', 1)]), [docOf([done('a', 1)], '2-y')]).periods, undefined);
 });
+
+test('a step claimed before a reprocessing mark records an entry of the old epoch: the reprocessing still runs it', async (t) => {
+  const {readiness} = await import('../lib/pipeline/index.js');
+  const now = Date.UTC(2026, 0, 1);
+  const spec = {step: 'c', version: '1', owner: 'me', host: 'h', pid: 1, leaseMs: 60_000, now};
+  const mark = {id: 'r1', step: 'b', after: 'a', version: '2', reason: 'x', at: at(3), by: 'u@h'};
+  const {doc, claim} = withClaim(docOf([done('a', 1), done('b', 2)]), spec);
+  t.is(claim.epoch, undefined);
+  const marked: DataFileDoc = {...doc, reprocess: [mark]};
+  const written = withEntry(marked, claim.token, 'me', done('c', 5), {kind: 'done'});
+  t.is(written.process[2]!.epoch, undefined, 'the entry is of the epoch its claim was taken in');
+  t.true(hasEntry(written, done('c', 5), claim.token));
+  t.is(stageOf(written), 'a');
+  t.like(readiness(written, {name: 'b', after: 'a', version: '2'}, now), {kind: 'run'});
+  // Claimed in the new epoch, the entry says so and counts.
+  const next = withClaim(written, {...spec, step: 'b', version: '2'});
+  t.is(next.claim.epoch, 1);
+  const again = withEntry(next.doc, next.claim.token, 'me', {...done('b', 7), version: '2'}, {kind: 'done'});
+  t.is(again.process[3]!.epoch, 1);
+  t.true(hasEntry(again, {...done('b', 7), version: '2'}, next.claim.token));
+  t.is(stageOf(again), 'b');
+  t.like(readiness(again, {name: 'b', after: 'a', version: '2'}, now), {kind: 'done'});
+});
