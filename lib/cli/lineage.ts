@@ -16,7 +16,7 @@ const codeText = (code: unknown): string => {
 /** One entry as lineage prints it. */
 function entryLines(e: EntryReport): string[] {
   return [
-    `  ${String(e.index + 1).padStart(3)}. ${e.step} v${e.version ?? '-'}${e.epoch ? ` (epoch ${e.epoch})` : ''} ${e.status} on ${e.host ?? '-'} ${e.started ?? ''} .. ${e.finished ?? ''}  code ${codeText(e.code)}`,
+    `  ${String(e.index + 1).padStart(3)}. ${e.step} v${e.version ?? '-'}${e.epoch ? ` (epoch ${e.epoch})` : ''} ${e.status} on ${e.user ? `${e.user}@` : ''}${e.host ?? '-'} ${e.started ?? ''} .. ${e.finished ?? ''}  code ${codeText(e.code)}`,
     ...e.inputs.map((i) => `       in:  ${ref(i)}`),
     ...e.outputs.map((o) => `       out: ${ref(o)}`),
   ];
@@ -65,7 +65,7 @@ function printReport(io: Io, r: ProvenanceReport): void {
     io.out(`  ${p.name} (${p.kind}) ${range}${p.runs.length ? ` runs ${p.runs.join(',')}` : ''}: ${p.reason} (set by ${p.by} at ${p.at})${p.removed ? `, removed by ${p.removed.by} at ${p.removed.at}: ${p.removed.reason}` : ''}; in it now: ${p.files_in_force.join(', ') || 'none'}`);
   }
   io.out('code of each step (version, code, hosts, when):');
-  for (const c of r.code) io.out(`  ${c.step} v${c.version || '-'}: ${c.runs} runs, code ${c.codes.map(codeText).join('; ') || '-'}, on ${c.hosts.join(', ') || '-'}, ${c.first ?? ''} .. ${c.last ?? ''}`);
+  for (const c of r.code) io.out(`  ${c.step} v${c.version || '-'}: ${c.runs} runs, code ${c.codes.map(codeText).join('; ') || '-'}, by ${c.users.join(', ') || '-'} on ${c.hosts.join(', ') || '-'}, ${c.first ?? ''} .. ${c.last ?? ''}`);
   io.out(`reprocessings (${r.reprocessings.length}):`);
   for (const m of r.reprocessings) io.out(`  ${m.id}: ${m.step} and after at v${m.version}, ${m.files} files, by ${m.by} at ${m.at}: ${m.reason}`);
   io.out(`intermediate files (${r.intermediates.length}):`);

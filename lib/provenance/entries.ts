@@ -16,6 +16,8 @@ export interface EntryReport {
   epoch: number;
   status: string;
   host?: string;
+  /** The user the listener ran as. */
+  user?: string;
   started?: string;
   finished?: string;
   code?: unknown;
@@ -67,7 +69,7 @@ export function entryReport(doc: DataFileDoc, index: number): EntryReport {
   return {
     index, step: e.name, ...(e.version !== undefined ? {version: e.version} : {}), epoch: entryEpoch(e),
     status: e.superseded ? 'superseded' : isCompleted(e) ? 'done' : 'failed',
-    ...(e.host ?? e.hostname ? {host: String(e.host ?? e.hostname)} : {}),
+    ...(e.host ?? e.hostname ? {host: String(e.host ?? e.hostname)} : {}), ...(typeof e.user === 'string' ? {user: e.user} : {}),
     ...(e.started ? {started: e.started} : {}), ...(e.finished ? {finished: e.finished} : {}),
     ...(e.code ? {code: e.code} : {}), ...(e.settings ? {settings: e.settings} : {}),
     inputs: input ? [fileRef(doc, input)] : [], outputs: outputsOf(e), ...(e.superseded ? {superseded: true} : {}),

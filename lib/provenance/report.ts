@@ -27,6 +27,8 @@ export interface CodeUse {
   codes: unknown[];
   settings: unknown[];
   hosts: string[];
+  /** The users the listeners ran as. */
+  users: string[];
   first?: string;
   last?: string;
 }
@@ -82,12 +84,13 @@ export async function provenanceReport(store: Store, targets: Resolved, now = Da
       d.process.forEach((e, index) => {
         if (!isOfRecord(e)) return;
         const key = `${e.name}\u0000${e.version ?? ''}`;
-        const use = code.get(key) ?? {step: e.name, version: e.version ?? '', runs: 0, codes: [], settings: [], hosts: []};
+        const use = code.get(key) ?? {step: e.name, version: e.version ?? '', runs: 0, codes: [], settings: [], hosts: [], users: []};
         use.runs++;
         addOnce(use.codes, e.code);
         addOnce(use.settings, e.settings);
         const host = String(e.host ?? e.hostname ?? '');
         if (host && !use.hosts.includes(host)) use.hosts.push(host);
+        if (typeof e.user === 'string' && !use.users.includes(e.user)) use.users.push(e.user);
         if (e.started && (!use.first || e.started < use.first)) use.first = e.started;
         if (e.finished && (!use.last || e.finished > use.last)) use.last = e.finished;
         code.set(key, use);

@@ -1,4 +1,4 @@
-import {hostname} from 'node:os';
+import {hostname, userInfo} from 'node:os';
 import {errorMessage, isRetryable, StepError, UnavailableError} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
 import {inputOf, type DataFileDoc, type ProcessEntry, type StepResult} from '../pipeline/index.js';
@@ -35,6 +35,15 @@ export interface StepOutcome {
   interrupted?: Interruption;
 }
 
+/** The user this process runs as (recorded with each entry: who ran it), or none when the system has no name for it. */
+const USER = ((): string | undefined => {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+})();
+
 /** Setting names that may hold a secret (or where one is): left out of the recorded settings. */
 const SECRET = /pass|token|secret|key|credential|auth/i;
 
@@ -69,7 +78,7 @@ async function attemptStep(options: ExecuteOptions, signal: AbortSignal): Promis
   const started = new Date();
   const code = await step.identify?.().catch(() => undefined);
   const base = {
-    name: step.name, started: started.toISOString(), host: hostname(), version: step.version, attempt,
+    name: step.name, started: started.toISOString(), host: hostname(), ...(USER ? {user: USER} : {}), version: step.version, attempt,
     ...(code ? {code} : {}), settings: publicSettings(step.settings),
   };
   try {
