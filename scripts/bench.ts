@@ -14,7 +14,7 @@ import {dirname, resolve} from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {embeddedBackend, serverBackend, type BackendName, type BenchBackend} from './bench/backends.js';
 import {parseBenchOptions, USAGE, type BenchOptions} from './bench/options.js';
-import {formatLineageStudy, runLineageStudy} from './bench/lineage.js';
+import {formatLineageStudy, runLineageStudy, type LineageStudy} from './bench/lineage.js';
 import {bullmqMissing, measureBullmq, type BullFigures} from './bench/bullmq.js';
 import {backendResult, bullResult, describeMachine, formatProfile, formatTable, withBullRatio, type BackendResult} from './bench/report.js';
 import {runBackend} from './bench/run-backend.js';
@@ -58,6 +58,15 @@ async function runMain(options: BenchOptions): Promise<boolean> {
     }
   }
   withBullRatio(backends, bull);
+  // edw lineage of a detection over 100,000 detections (embedded): the cheap part, without the path timing's view build.
+  let lineage: LineageStudy | undefined;
+  if (options.only.includes('embedded')) {
+    try {
+      lineage = await runLineageStudy({detections: options.lineageDetections, paths: false, note});
+    } catch (error) {
+      errors.push(`lineage: ${(error as Error).message}`);
+    }
+  }
   const seconds = (now() - start) / 1000;
   const results = {
     machine: {...machine, load_at_end: Math.round(loadavg()[0]! * 100) / 100},
@@ -66,6 +75,7 @@ async function runMain(options: BenchOptions): Promise<boolean> {
     servers: {...Object.fromEntries(Object.entries(backends).map(([name, r]) => [name, r!.database])), ...(bull ? {bullmq: bull.server} : {})},
     backends,
     ...(bull ? {bullmq: bullResult(bull)} : {}),
+    ...(lineage ? {lineage} : {}),
   };
   await mkdir(dirname(resolve(options.out)), {recursive: true});
   await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
@@ -78,6 +88,10 @@ async function runMain(options: BenchOptions): Promise<boolean> {
   out('');
   out('store calls per step completion in the chain:');
   for (const line of formatProfile(backends)) out(line);
+  if (lineage) {
+    out('');
+    for (const line of formatLineageStudy(lineage)) out(line);
+  }
   out('');
   for (const line of errors) out(`failed: ${line}`);
   out(`total: ${Math.round(seconds)} s; figures written to ${options.out}`);
