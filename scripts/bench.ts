@@ -4,7 +4,8 @@
  * to bench/results.json. See docs/benchmarks.md for what each figure's method is.
  *
  *   node dist/scripts/bench.js [--full] [--docs N] [--url URL] [--only embedded|server|bullmq] [--out PATH]
- *                              [--concurrency N] [--status-only [--status-docs N]] [--lineage-only [--lineage-detections N]]
+ *                              [--concurrency N] [--status-only [--status-docs N]] [--query-only [--query-docs N]]
+ *                              [--lineage-only [--lineage-detections N]]
  *
  * Exit code: 0 done, 1 a measurement failed (the others still ran and are written), 2 bad usage.
  */
@@ -19,6 +20,7 @@ import {bullmqMissing, measureBullmq, type BullFigures} from './bench/bullmq.js'
 import {backendResult, bullResult, describeMachine, formatProfile, formatTable, withBullRatio, type BackendResult} from './bench/report.js';
 import {runBackend} from './bench/run-backend.js';
 import {runStatusStudy, formatStatusStudy, type StatusStudy} from './bench/status-study.js';
+import {formatQueryStudy, runQueryStudy, type QueryStudy} from './bench/query-study.js';
 import {now} from './bench/stats.js';
 
 const note = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -98,23 +100,32 @@ async function runMain(options: BenchOptions): Promise<boolean> {
   return errors.length === 0;
 }
 
-async function runStatusOnly(options: BenchOptions): Promise<void> {
+/** One study on each backend asked for, its figures written to options.out and printed as a table. */
+async function runStudy<T>(options: BenchOptions, what: string, docs: number, key: string, study: (backend: BenchBackend) => Promise<T>, format: (studies: Partial<Record<BackendName, T>>) => string[]): Promise<void> {
   const start = now();
-  const studies: Partial<Record<BackendName, StatusStudy>> = {};
+  const studies: Partial<Record<BackendName, T>> = {};
   for (const name of options.only) {
     const backend = await openBackend(name, options);
     try {
-      note(`bench: ${name}: ${backend.database}: status study at ${options.statusDocs} documents`);
-      studies[name] = await runStatusStudy(backend, {docs: options.statusDocs, note});
+      note(`bench: ${name}: ${backend.database}: ${what} study at ${docs} documents`);
+      studies[name] = await study(backend);
     } finally {
       await backend.close();
     }
   }
   const seconds = (now() - start) / 1000;
   await mkdir(dirname(resolve(options.out)), {recursive: true});
-  await writeFile(options.out, `${JSON.stringify({machine: describeMachine(), run: {seconds: Math.round(seconds)}, status: studies}, null, 2)}\n`);
-  for (const line of formatStatusStudy(studies)) process.stdout.write(`${line}\n`);
+  await writeFile(options.out, `${JSON.stringify({machine: describeMachine(), run: {seconds: Math.round(seconds)}, [key]: studies}, null, 2)}\n`);
+  for (const line of format(studies)) process.stdout.write(`${line}\n`);
   process.stdout.write(`\ntotal: ${Math.round(seconds)} s; figures written to ${options.out}\n`);
+}
+
+function runStatusOnly(options: BenchOptions): Promise<void> {
+  return runStudy<StatusStudy>(options, 'status', options.statusDocs, 'status', (backend) => runStatusStudy(backend, {docs: options.statusDocs, note}), formatStatusStudy);
+}
+
+function runQueryOnly(options: BenchOptions): Promise<void> {
+  return runStudy<QueryStudy>(options, 'query', options.queryDocs, 'query', (backend) => runQueryStudy(backend, {docs: options.queryDocs, note}), formatQueryStudy);
 }
 
 async function runLineageOnly(options: BenchOptions): Promise<void> {
@@ -143,6 +154,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (options.statusOnly) {
       await runStatusOnly(options);
+      return 0;
+    }
+    if (options.queryOnly) {
+      await runQueryOnly(options);
       return 0;
     }
     if (options.lineageOnly) {

@@ -52,8 +52,8 @@ test('every command\'s help ends with examples of it and marks its required opti
   t.true(list.some((l) => /--stage <stage> .*\(required\)/.test(l)));
   t.true(list.some((l) => /--limit <n> .*\(default: 100\)/.test(l)));
   const detections = (await edw('detections', '--help')).out.join('\n').split('\n');
-  t.true(detections.some((l) => /--from <time> +\S.*\(required\)/.test(l)), 'described, and required');
-  t.true(detections.some((l) => /--to <time> +\S.*\(required\)/.test(l)));
+  t.true(detections.some((l) => /--from <time> +\S.*\(default: the first\)/.test(l)), 'described');
+  t.true(detections.some((l) => /--tz <zone> +\S.*\(default: "UTC"\)/.test(l)));
 });
 
 test('simulate\'s help shows the defaults simulate writes with', async (t) => {
@@ -73,7 +73,10 @@ test('usage errors are one line beginning "edw:" and exit 2: unknown option, mis
   const cases: Array<[string[], RegExp]> = [
     [['status', '--frobnicate'], /^edw: unknown option '--frobnicate'/],
     [['--frobnicate'], /^edw: unknown option '--frobnicate'/],
-    [['detections', '--from', '0'], /^edw: required option '--to <time>' not specified$/],
+    [['bundle', '0cc175b9c0f1b6a831c399e269772661', '--what', 'raw'], /^edw: required option '--out <dir>' not specified$/],
+    [['detections', '--min-amplitude', 'big'], /^edw: --min-amplitude big: expected a number$/],
+    [['detections', '--rate', 'minute'], /^edw: --rate minute: expected hour or day$/],
+    [['query', '--season', '2025'], /^edw: --season 2025: expected YYYY\/YY/],
     [['list', '--stage'], /^edw: option '--stage <stage>' argument missing$/],
     [['frobnicate'], /^edw: unknown command 'frobnicate'/],
     [['stauts'], /^edw: unknown command 'stauts' \(Did you mean status\?\)$/],

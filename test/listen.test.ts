@@ -85,6 +85,11 @@ version = 1
     const started = new Promise<StepEvent>((resolve) => run.stepListeners[0]!.once('started', resolve));
     const completed = new Promise<StepEvent>((resolve) => run.stepListeners[0]!.once('completed', resolve));
     const done = run.run();
+    // A failed assertion below must not leave the slow step (and this file's worker) waiting forever.
+    t.teardown(async () => {
+      await writeFile(release, '');
+      await run.stop();
+    });
     await started;
     const during = await statusCounts(store, ['slow']);
     t.deepEqual(during.in_progress, {slow: 1});

@@ -2,15 +2,20 @@ import {Command, CommanderError, Help, type Option} from 'commander';
 import {EdwError} from '../errors/index.js';
 import type {CliState} from './command.js';
 import {processIo, type Io} from './context.js';
+import {bundleCommand} from './bundle.js';
 import {demoCommand} from './demo.js';
+import {detectionsCommand} from './detections.js';
+import {exportCommand} from './export.js';
 import {initCommand, pushDesignCommand} from './init.js';
-import {detectionsCommand, listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
-import {lineageCommand, provenanceCommand} from './lineage.js';
+import {listCommand, listenersCommand, retryCommand, showCommand, statusCommand} from './inspect.js';
 import {listenCommand} from './listen.js';
+import {queryCommand} from './query.js';
+import {lineageCommand, provenanceCommand} from './lineage.js';
 import {periodCommand} from './period.js';
 import {reprocessCommand} from './reprocess.js';
 import {selectionCommand} from './selection.js';
 import {registerCommand} from './register.js';
+import {serveCommand} from './serve.js';
 import {simulateCommand} from './simulate.js';
 import {SIMULATE_DEFAULTS} from '../simulate/index.js';
 import {versionLine} from './version.js';
@@ -25,13 +30,31 @@ export const EXAMPLES: Record<string, string[]> = {
   'push-design': ['edw push-design --dry-run   # what would change', 'edw push-design'],
   'register': ['edw register raw --conditions raw/conditions.json', 'edw register raw/ma22a000_003.edwr --replace'],
   'simulate': ['edw simulate --out raw --files 50', 'edw simulate --out raw --files 5 --events 100 --seed 7 --run ma23b000'],
-  'listen': ['edw listen                  # every step, until Ctrl-C', 'edw listen move_to_sps --once', 'edw listen --once --verbose   # a log line per document and step'],
+  'listen': ['edw listen                  # every step, until Ctrl-C', 'edw listen move_to_sps --once', 'edw listen --once --verbose   # a log line per document and step', 'edw listen --metrics-port 9470   # Prometheus metrics at http://127.0.0.1:9470/metrics'],
   'status': ['edw status', 'edw status --json', 'edw status --versions   # per step: current version, older ones'],
   'list': ['edw list --stage new --limit 20', 'edw list --stage move_to_sps --failed --json'],
   'show': ['edw show ma22a000_000', 'edw show ma22a000_000 --json'],
   'retry': ['edw retry ma22a000_000 ma22a000_001', 'edw retry --step signal_processing'],
-  'detections': ['edw detections --from 2013-09-03T15:00:00Z --to 2013-09-03T16:00:00Z', 'edw detections --from 1378222673 --to 1378226273 --json'],
+  'detections': [
+    'edw detections --from 2013-09-03T15:00:00Z --to 2013-09-03T16:00:00Z', 'edw detections --from 1378222673 --to 1378226273 --json',
+    'edw detections --season 2013/14 --run ma22a000 --min-amplitude 100 --rate day',
+  ],
+  'query': [
+    "edw query --season 2013/14 'conditions.temperature<0.02'",
+    "edw query --run ma22a000 --run ma22a001 --stage signal_processing --json",
+    "edw query 'conditions.channel in (A,B)' --month 2013-10 --ids",
+    'edw query --show 0cc175b9c0f1b6a831c399e269772661',
+  ],
+  'bundle': [
+    'edw bundle 0cc175b9c0f1b6a831c399e269772661 --what raw --out delivery/tunka-2025',
+    'edw bundle 0cc175b9c0f1b6a831c399e269772661 --what signal_processing --out pulses --gzip',
+  ],
+  'export': [
+    'edw export documents --format ndjson --out documents.ndjson   # again later: only what is new',
+    'edw export detections --query 0cc175b9c0f1b6a831c399e269772661 --format csv --out detections.csv',
+  ],
   'listeners': ['edw listeners', 'edw listeners --json'],
+  'serve': ['edw serve                     # http://127.0.0.1:8470/api/v1/status', 'edw serve --host 0.0.0.0 --port 8080'],
   'demo': ['edw demo', 'edw demo --dir /tmp/edw-demo --files 5'],
   'period': ['edw period add power-cut-1 --from 2013-09-03T15:00:00Z --to 2013-09-03T16:10:00Z --reason "power cut in the cryostat hall"', 'edw period list', 'edw period show power-cut-1', 'edw period remove power-cut-1 --reason "set by mistake"'],
   'period add': ['edw period add power-cut-1 --from 2013-09-03T15:00:00Z --to 2013-09-03T16:10:00Z --reason "power cut"', 'edw period add bad-run --run ma22a001 --reason "HV unstable" --json', 'edw period add calib --from 1378220000 --to 1378223600 --kind note --reason "calibration source in"'],
@@ -108,7 +131,7 @@ export function buildProgram(state: CliState, argv: readonly string[] = []): Com
     });
   }
   applyConventions(program, state.io);
-  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, listenersCommand, demoCommand, periodCommand, reprocessCommand, selectionCommand, lineageCommand, provenanceCommand]) {
+  for (const make of [initCommand, pushDesignCommand, registerCommand, simulateCommand, listenCommand, statusCommand, listCommand, showCommand, retryCommand, detectionsCommand, queryCommand, bundleCommand, exportCommand, listenersCommand, serveCommand, demoCommand, periodCommand, reprocessCommand, selectionCommand, lineageCommand, provenanceCommand]) {
     const command = make(state);
     program.addCommand(command);
     applyConventions(command, state.io);

@@ -1,5 +1,6 @@
 import {Command} from 'commander';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs, type DesignChange} from '../design/index.js';
+import {pushQueryIndexes} from '../query/index.js';
 import {globals, type CliState} from './command.js';
 import {readConfig, withStore, type Io} from './context.js';
 
@@ -22,6 +23,7 @@ export function initCommand(state: CliState): Command {
         const created = await store.create();
         state.io.out(`${created ? 'created' : 'found'} database ${store.location}`);
         printDesignChanges(state.io, await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR)), false);
+        printDesignChanges(state.io, [await pushQueryIndexes(store, config.query.indexes)], false);
       }, {create: true});
     });
 }
@@ -35,6 +37,7 @@ export function pushDesignCommand(state: CliState): Command {
       const docs = await compileDesignDocs(DESIGN_DOCS_DIR);
       await withStore(config, async (store) => {
         printDesignChanges(state.io, await pushDesignDocs(store, docs, {dryRun: options.dryRun}), !!options.dryRun);
+        printDesignChanges(state.io, [await pushQueryIndexes(store, config.query.indexes, {dryRun: options.dryRun})], !!options.dryRun);
       });
     });
 }

@@ -1,7 +1,7 @@
 import {Command} from 'commander';
 import {formatDuration} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
-import {DOC_STATES, INSIDE_STATES, eachDetection, failedAt, listDocuments, listListeners, nextStep, parseTime, retryDocument, stageHasDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
+import {checkStage, DOC_STATES, INSIDE_STATES, failedAt, listDocuments, listListeners, nextStep, retryDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
 import {isDataFile, periodsInForce, stageOf, supersedingIndex, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {versionCounts} from '../provenance/index.js';
 import {globals, type CliState} from './command.js';
@@ -128,10 +128,7 @@ export function listCommand(state: CliState): Command {
     if (chosen.length > 1) throw new ConfigError(`list takes one state at a time (got ${chosen.map((s) => `--${stateName(s)}`).join(' and ')})`);
     const next = nextStep(steps, options.stage);
     const end = await withStore(config, async (store) => {
-      const known = ['new', ...steps];
-      if (!known.includes(options.stage) && !(await stageHasDocuments(store, options.stage))) {
-        throw new ConfigError(`unknown stage ${options.stage} (stages: ${known.join(', ')})`);
-      }
+      await checkStage(store, steps, options.stage);
       // JSON: one array, written a page at a time; a page's line ends with a comma until the next is known.
       // Small answers (one page) print as one line, as JSON.stringify of the array would.
       let held: string | undefined;
@@ -218,53 +215,14 @@ export function retryCommand(state: CliState): Command {
       await withStore(config, async (store) => {
         const targets = [...ids, ...(step ? await failedAt(store, step.name, step.after) : [])];
         if (step && targets.length === ids.length) io.out(`no document has failed at ${step.name}`);
-        for (const id of targets) {
-          try {
-            const verdict = await retryDocument(store, id);
-            io.out(verdict === 'retried' ? `retry ${id}` : `${id} has not failed, left as it is`);
-          } catch (error) {
-            if (!(error instanceof NotFoundError)) throw error;
-            io.err(`edw: ${error.message}`);
+        await retryDocuments(store, targets, ({id, verdict}) => {
+          if (verdict === 'retried') io.out(`retry ${id}`);
+          else if (verdict === 'not-failed') io.out(`${id} has not failed, left as it is`);
+          else {
+            io.err(`edw: no data-file document ${id}`);
             state.exitCode = 1;
           }
-        }
-      });
-    });
-}
-
-export function detectionsCommand(state: CliState): Command {
-  return new Command('detections')
-    .description('detection documents between two times (epoch seconds or ISO 8601), in time order')
-    .requiredOption('--from <time>', 'start of the range, included')
-    .requiredOption('--to <time>', 'end of the range, included')
-    .option('--json', 'print an array of documents, one per line')
-    .action(async (options: {from: string; to: string; json?: boolean}, command: Command) => {
-      const {io} = state;
-      const config = readConfig(globals(command), io);
-      const from = parseTime(options.from, '--from');
-      const to = parseTime(options.to, '--to');
-      if (to < from) throw new ConfigError(`--to ${options.to} is before --from ${options.from}`);
-      // Printed as read, a page at a time: any number of detections in the memory of one page.
-      await withStore(config, async (store) => {
-        let count = 0;
-        let held: string | undefined;
-        if (options.json) io.out('[');
-        for await (const d of eachDetection(store, from, to)) {
-          count++;
-          if (!options.json) {
-            io.out(`${new Date(Number(d.time) * 1000).toISOString()}  ${String(d.channel).padEnd(12)} amplitude ${Number(d.amplitude).toFixed(1).padStart(8)}  ${String(d.source)}`);
-            continue;
-          }
-          // One document a line; each but the last followed by a comma, so one is held back.
-          if (held !== undefined) io.out(`${held},`);
-          held = JSON.stringify(d);
-        }
-        if (options.json) {
-          if (held !== undefined) io.out(held);
-          io.out(']');
-        } else {
-          io.err(plural(count, 'detection'));
-        }
+        });
       });
     });
 }

@@ -1,5 +1,5 @@
 import {Command} from 'commander';
-import {parseTime} from '../inspect/index.js';
+import {parseTime} from '../query/index.js';
 import type {PeriodDoc, PeriodKind} from '../pipeline/index.js';
 import {addPeriod, listPeriods, removePeriod, showPeriod} from '../provenance/index.js';
 import {globals, type CliState} from './command.js';

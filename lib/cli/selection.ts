@@ -1,5 +1,5 @@
 import {Command} from 'commander';
-import {parseTime} from '../inspect/index.js';
+import {parseTime} from '../query/index.js';
 import {listSelections, resolveTargets, saveSelection, showSelection} from '../provenance/index.js';
 import {globals, type CliState} from './command.js';
 import {readConfig, withStore} from './context.js';

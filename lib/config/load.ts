@@ -18,7 +18,7 @@ export interface LoadConfigOptions {
   path?: string;
   /** The path was asked for by the user (`--config`), so a missing file is an error. @default false */
   explicit?: boolean;
-  /** Environment to read EDW_DB_URL, EDW_DB_USER, EDW_DB_PASSWORD, EDW_LOG_LEVEL from. @default process.env */
+  /** Environment to read EDW_DB_URL, EDW_DB_USER, EDW_DB_PASSWORD, EDW_LOG_LEVEL, EDW_OPERATOR_TOKEN from. @default process.env */
   env?: NodeJS.ProcessEnv;
   /**
    * Working directory: where ./edw.ini is looked for, what relative paths mean when no config file is
@@ -35,8 +35,18 @@ const KNOWN: Record<string, string[]> = {
   log: ['level', 'format'],
   register: ['glob', 'settle', 'run_pattern', 'batch_size'],
   listen: ['lease', 'poll', 'stop_timeout', 'backoff', 'max_backoff', 'counts', 'conflicts', 'forget_after'],
+  query: ['fresh', 'indexes'],
+  serve: ['host', 'port', 'operator_token', 'operator_role'],
   cloudant: ['server', 'dbname', 'username', 'password', 'viewname'],
 };
+
+/** `[query] indexes`: field paths separated by commas (`facility, conditions.temperature`). */
+function indexFields({value, where}: {value: string; where: string}): string[] {
+  const fields = value.split(',').map((f) => f.trim()).filter(Boolean);
+  const bad = fields.find((f) => !/^[A-Za-z_$][\w$-]*(\.[\w$-]+)*$/.test(f));
+  if (bad !== undefined) throw new ConfigError(`${where} = ${value}: '${bad}' is not a field path (like conditions.temperature)`);
+  return fields;
+}
 
 /** Check every line is a section, a comment or `key = value`, so a typo is named with its line. */
 function checkLines(text: string, file: string): void {
@@ -201,6 +211,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw new ConfigError(`${pattern.where} = ${pattern.value}: not a valid regular expression`);
   }
 
+  const port = pick('serve', 'port');
+  if (!/^\d+$/.test(port.value) || Number(port.value) > 65535) throw new ConfigError(`${port.where} = ${port.value}: expected a port number, 0 to 65535`);
+  const operatorToken = env.EDW_OPERATOR_TOKEN || user?.sections.serve?.operator_token || undefined;
+  // A short token is guessable; the check stays here so that a bad one is named before anything starts.
+  if (operatorToken !== undefined && operatorToken.length < 16) {
+    throw new ConfigError(`${env.EDW_OPERATOR_TOKEN ? 'EDW_OPERATOR_TOKEN' : `${user!.file} [serve] operator_token`}: too short (${operatorToken.length} characters); give at least 16, e.g. from 'openssl rand -hex 16'`);
+  }
+
   const stepSource = user && Object.keys(user.steps).length > 0 ? user : defaults;
   const steps = chain(
     // A step section's keys beyond the common ones are the step's own settings, passed to it as they are;
@@ -233,6 +251,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       countsMs: duration('listen', 'counts'),
       conflictsMs: duration('listen', 'conflicts'),
       forgetAfterMs: duration('listen', 'forget_after'),
+    },
+    query: {
+      freshMs: duration('query', 'fresh'),
+      indexes: indexFields(pick('query', 'indexes')),
+    },
+    serve: {
+      host: pick('serve', 'host').value,
+      port: Number(port.value),
+      ...(operatorToken !== undefined ? {operatorToken} : {}),
+      operatorRole: pick('serve', 'operator_role').value,
     },
     steps,
     notes,

@@ -52,6 +52,24 @@ export interface ListenConfig {
   forgetAfterMs: number;
 }
 
+export interface QueryConfig {
+  /** How long a cached answer of `edw query` is returned without asking the database again. */
+  freshMs: number;
+  /** Fields indexed for `edw query` beyond the built-in ones (run, datecreated). */
+  indexes: string[];
+}
+
+export interface ServeConfig {
+  /** Address `edw serve` listens on (loopback by default: reading needs no login there). */
+  host: string;
+  /** Port `edw serve` listens on; 0 picks a free one. */
+  port: number;
+  /** The token that makes a request an operator's on every backend (`Authorization: Bearer ...`). */
+  operatorToken?: string;
+  /** With a CouchDB server: the users with this role are operators. */
+  operatorRole: string;
+}
+
 export interface StepConfig {
   name: string;
   /** The stage this step follows: `new` or another step's name. */
@@ -83,6 +101,8 @@ export interface Config {
   log: LogConfig;
   register: RegisterConfig;
   listen: ListenConfig;
+  query: QueryConfig;
+  serve: ServeConfig;
   /** Steps in chain order: the first follows `new`, each next one follows the one before. */
   steps: StepConfig[];
   /** Notes about the file to show the user once (e.g. a seed setting that edw ignores). */

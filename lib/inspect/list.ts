@@ -129,6 +129,12 @@ export async function stageHasDocuments(store: Store, stage: string): Promise<bo
   return rows.length > 0;
 }
 
+/** Refuse a stage that is neither `new`, nor a step of the chain, nor where any document stands (a step since removed). */
+export async function checkStage(store: Store, steps: readonly string[], stage: string): Promise<void> {
+  const known = ['new', ...steps];
+  if (!known.includes(stage) && !(await stageHasDocuments(store, stage))) throw new ConfigError(`unknown stage ${stage} (stages: ${known.join(', ')})`);
+}
+
 /** The index of the source document `options.after` is listed from, which must be in the row now. */
 async function sourceAfter(store: Store, options: ListOptions, sources: Source[], now: number): Promise<number> {
   const id = options.after!;

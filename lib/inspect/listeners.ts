@@ -15,6 +15,11 @@ export interface ListListenersOptions {
    * documents deleted (never an alive one's). `Infinity` forgets none. @default Infinity
    */
   forgetAfterMs?: number;
+  /**
+   * Delete the heartbeat documents of the listeners forgotten. False only leaves them out (for a
+   * reader that must not write, such as a GET of `edw serve`). @default true
+   */
+  deleteForgotten?: boolean;
 }
 
 export interface ListenersAnswer {
@@ -30,7 +35,7 @@ export async function listListeners(store: Store, options: ListListenersOptions 
   const forgetAfterMs = options.forgetAfterMs ?? Infinity;
   const result = await store.query({design: DESIGN, view: 'listeners', includeDocs: true});
   const docs = result.rows.map((row) => row.doc as unknown as HeartbeatDoc).filter((doc) => !!doc);
-  const forgotten = Number.isFinite(forgetAfterMs) ? await deleteOldHeartbeats(store, docs, forgetAfterMs, now) : 0;
+  const forgotten = Number.isFinite(forgetAfterMs) && options.deleteForgotten !== false ? await deleteOldHeartbeats(store, docs, forgetAfterMs, now) : 0;
   const listeners = docs
     .map((doc): ListenerReport => ({...doc, state: heartbeatState(doc, now)}))
     // Left out whether or not its deletion went through (a user who may not write still sees them go).

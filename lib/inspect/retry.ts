@@ -27,3 +27,29 @@ export async function failedAt(store: Store, step: string, after: string): Promi
   const result = await store.query({design: DESIGN, view: 'stage', startkey: [after, 'failed'], endkey: [after, 'failed', {}], reduce: false});
   return result.rows.filter((row) => row.value === step).map((row) => row.id!);
 }
+
+/** What `retryDocuments` did with one document: retried, left (it had not failed), or not found. */
+export interface RetryOutcome {
+  id: string;
+  verdict: RetryVerdict | 'not-found';
+}
+
+/**
+ * Retry documents one after the other, in the order given: `edw retry` and `POST /api/v1/retry`. A
+ * missing document is an outcome, not an error, so the others are still retried.
+ */
+export async function retryDocuments(store: Store, ids: readonly string[], onOutcome?: (outcome: RetryOutcome) => void): Promise<RetryOutcome[]> {
+  const outcomes: RetryOutcome[] = [];
+  for (const id of ids) {
+    let outcome: RetryOutcome;
+    try {
+      outcome = {id, verdict: await retryDocument(store, id)};
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      outcome = {id, verdict: 'not-found'};
+    }
+    outcomes.push(outcome);
+    onOutcome?.(outcome);
+  }
+  return outcomes;
+}

@@ -1,4 +1,5 @@
 import {ConfigError, NotFoundError} from '../errors/index.js';
+import {readQueryDoc} from '../query/index.js';
 import type {Store} from '../store/index.js';
 import {idsOf, PROVENANCE_DESIGN} from './marks.js';
 import {selectionIds} from './selections.js';
@@ -47,9 +48,9 @@ export async function resolveTargets(store: Store, targets: Targets): Promise<Re
   return {ids: [...ids].sort(), asked};
 }
 
-/** The ids a saved query holds (`query:<QID>`, written by `edw query`). */
+/** The ids a saved query holds (`query:<QID>`, written by `edw query`: its answer as it was computed). */
 export async function queryIds(store: Store, qid: string): Promise<string[]> {
-  const doc = await store.get(`query:${qid}`);
+  const doc = await readQueryDoc(store, qid);
   if (!doc || !Array.isArray(doc.ids)) throw new NotFoundError(`no query ${qid} (run 'edw query ...' first)`);
-  return (doc.ids as unknown[]).filter((id): id is string => typeof id === 'string');
+  return doc.ids.filter((id): id is string => typeof id === 'string');
 }

@@ -3,7 +3,8 @@ import {AuthError, ConflictError, ConfigError, EdwError, ForbiddenError, NotFoun
 import {DeadlineError, manyListeners, withDeadline} from './deadline.js';
 import {viewQuery} from './view-query.js';
 import {putLocalDoc} from './local-docs.js';
-import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
+import type {ChangesPage, ChangesParams, Doc, FindParams, FindPlan, FindResult, GetOptions, IndexSpec, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
+import {findPlan, findRequest, indexRequest} from './find-request.js';
 
 export interface CouchStoreOptions {
   /** URL of the database itself, e.g. `http://host:5984/edw`. Credentials in it are moved to a header. */
@@ -272,6 +273,21 @@ export class CouchStore implements Store {
       }
       throw error;
     }
+  }
+
+  async find(params: FindParams): Promise<FindResult> {
+    const {signal} = params;
+    const answer = await this.#request<{docs: Doc[]; warning?: string}>('find documents', {method: 'post', path: '_find', body: findRequest(params), signal});
+    return {docs: answer.docs, ...(answer.warning ? {warning: answer.warning} : {})};
+  }
+
+  async explain(params: FindParams): Promise<FindPlan> {
+    return findPlan(await this.#request('explain a query', {method: 'post', path: '_explain', body: findRequest(params), signal: params.signal}));
+  }
+
+  async createIndex(spec: IndexSpec): Promise<boolean> {
+    const answer = await this.#request<{result?: string}>(`create index ${spec.ddoc}/${spec.name}`, {method: 'post', path: '_index', body: indexRequest(spec), signal: spec.signal});
+    return answer.result === 'created';
   }
 
   async getLocal(id: string, signal?: AbortSignal): Promise<Record<string, unknown> | null> {

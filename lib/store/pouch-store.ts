@@ -1,15 +1,18 @@
 import {existsSync} from 'node:fs';
 import PouchDB from 'pouchdb';
+import pouchFind from 'pouchdb-find';
 import {ConflictError, EdwError, ForbiddenError, NotFoundError} from '../errors/index.js';
 import {storageError} from './storage-error.js';
 import {viewQuery} from './view-query.js';
-import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
+import type {ChangesPage, ChangesParams, Doc, FindParams, FindPlan, FindResult, GetOptions, IndexSpec, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
+import {findPlan, findRequest, indexRequest} from './find-request.js';
 import {changeWaiter, type ChangeWaiter} from './change-waiter.js';
 import {Validators} from './validation.js';
 import {compiledViews} from './pouch-views.js';
 import {putLocalDoc} from './local-docs.js';
 
 PouchDB.plugin(compiledViews);
+PouchDB.plugin(pouchFind);
 
 /** PouchDB keeps integer sequences; edw hands them out as opaque strings and reads them back here only. */
 function toPouchSeq(since: string): string | number {
@@ -269,6 +272,31 @@ export class PouchStore implements Store {
         throw new NotFoundError(`view ${params.design}/${params.view} is missing in ${this.location}: run 'edw push-design'`, {cause: error});
       }
       throw await this.#error(error, `query view ${params.design}/${params.view}`);
+    }
+  }
+
+  async find(params: FindParams): Promise<FindResult> {
+    try {
+      const answer = await this.#db.find(findRequest(params));
+      return {docs: answer.docs as Doc[], ...(answer.warning ? {warning: answer.warning} : {})};
+    } catch (error) {
+      throw await this.#error(error, 'find documents');
+    }
+  }
+
+  async explain(params: FindParams): Promise<FindPlan> {
+    try {
+      return findPlan(await this.#db.explain(findRequest(params)));
+    } catch (error) {
+      throw await this.#error(error, 'explain a query');
+    }
+  }
+
+  async createIndex(spec: IndexSpec): Promise<boolean> {
+    try {
+      return (await this.#db.createIndex(indexRequest(spec))).result === 'created';
+    } catch (error) {
+      throw await this.#error(error, `create index ${spec.ddoc}/${spec.name}`);
     }
   }
 

@@ -23,6 +23,10 @@ declare module 'pouchdb' {
     query(view: string, options?: Record<string, unknown>): Promise<{rows: any[]}>;
     close(): Promise<void>;
     destroy(): Promise<void>;
+    // pouchdb-find's
+    find(request: Record<string, unknown>): Promise<{docs: any[]; warning?: string}>;
+    explain(request: Record<string, unknown>): Promise<any>;
+    createIndex(request: Record<string, unknown>): Promise<{result: string}>;
   }
   export default PouchDB;
 }
@@ -38,4 +42,9 @@ declare module 'pouchdb-abstract-mapreduce' {
     reducer: (reduceFun: unknown) => (keys: unknown, values: unknown[], rereduce: boolean) => unknown,
     ddocValidator: (ddoc: any, viewName: string) => void,
   ): MapReduce;
+}
+
+declare module 'pouchdb-find' {
+  const plugin: Record<string, unknown>;
+  export default plugin;
 }

@@ -4,7 +4,7 @@ import {readFile, rm, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import {AuthError, ConfigError, ConflictError, EdwError, ForbiddenError, NotFoundError, UnavailableError} from '../errors/index.js';
 import {manyListeners, withDeadline} from './deadline.js';
-import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
+import type {ChangesPage, ChangesParams, Doc, FindParams, FindPlan, FindResult, GetOptions, IndexSpec, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from './types.js';
 
 /** Name of the file, inside the embedded database's folder, that tells other edw commands where it is served. */
 export const SHARE_FILE = 'edw-share.json';
@@ -15,7 +15,7 @@ export interface ShareInfo {
   pid: number;
 }
 
-const METHODS = ['info', 'get', 'getMany', 'put', 'bulkWrite', 'writeRevisions', 'changes', 'query', 'getLocal', 'putLocal'] as const;
+const METHODS = ['info', 'get', 'getMany', 'put', 'bulkWrite', 'writeRevisions', 'changes', 'query', 'find', 'explain', 'createIndex', 'getLocal', 'putLocal'] as const;
 type Method = (typeof METHODS)[number];
 
 const ERRORS: Record<string, new (message: string) => Error> = {
@@ -60,7 +60,7 @@ export async function shareStore(store: Store, folder: string): Promise<() => Pr
       const args = JSON.parse(await readBody(req)) as unknown[];
       const last = args[args.length - 1];
       // The caller's abort reaches the store: a long-poll ends when its client goes away.
-      if (method === 'changes' || method === 'query') (last as {signal?: AbortSignal}).signal = controller.signal;
+      if (method === 'changes' || method === 'query' || method === 'find') (last as {signal?: AbortSignal}).signal = controller.signal;
       const result = await (store[method] as (...a: unknown[]) => Promise<unknown>).apply(store, args);
       reply(200, {result: result ?? null});
     } catch (error) {
@@ -184,6 +184,15 @@ export class SharedStore implements Store {
   }
   query(params: ViewParams): Promise<ViewResult> {
     return this.#call('query', [params], params.signal);
+  }
+  find(params: FindParams): Promise<FindResult> {
+    return this.#call('find', [params], params.signal);
+  }
+  explain(params: FindParams): Promise<FindPlan> {
+    return this.#call('explain', [params], params.signal);
+  }
+  createIndex(spec: IndexSpec): Promise<boolean> {
+    return this.#call('createIndex', [spec], spec.signal);
   }
   getLocal(id: string, signal?: AbortSignal): Promise<Record<string, unknown> | null> {
     return this.#call('getLocal', [id], signal);

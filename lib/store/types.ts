@@ -121,6 +121,48 @@ export interface StoreInfo {
   reductionsStored: boolean;
 }
 
+/** A Mango query (`_find`). */
+export interface FindParams {
+  /** The Mango selector. */
+  selector: Record<string, unknown>;
+  /** Fields of each document returned. @default the whole document */
+  fields?: string[];
+  /** Most documents returned. @default every match (Mango's own default is 25) */
+  limit?: number;
+  /** Ask for this index (`[ddoc, name]` or a design document name); the server may still not use it. */
+  useIndex?: string | [string, string];
+  signal?: AbortSignal;
+}
+
+export interface FindResult {
+  docs: Doc[];
+  /** The server's warning, when no index served the selector (it then read every document). */
+  warning?: string;
+}
+
+/** Which index a Mango query would use (`_explain`). */
+export interface FindPlan {
+  /** Design document of the index, null for `_all_docs` (no index: every document is read). */
+  ddoc: string | null;
+  /** Name of the index (`_all_docs` when none). */
+  name: string;
+  /** `json` for an index of fields, `special` for `_all_docs`. */
+  type: string;
+  /** Fields the index covers. */
+  fields: string[];
+}
+
+/** A Mango index (`_index`) on fields, kept in design document `ddoc`. */
+export interface IndexSpec {
+  /** Fields indexed, in order (`run`, `conditions.temperature`). */
+  fields: string[];
+  /** Design document name without `_design/`. */
+  ddoc: string;
+  /** Index name inside the design document. */
+  name: string;
+  signal?: AbortSignal;
+}
+
 /**
  * The one interface the rest of edw sees over a database. CouchDB 3 is the reference: `seq` values
  * are opaque strings, feeds can replay, writes can 409, documents can carry `_conflicts`.
@@ -154,6 +196,12 @@ export interface Store {
   changes(params: ChangesParams): Promise<ChangesPage>;
   /** Query a view of a design document. */
   query(params: ViewParams): Promise<ViewResult>;
+  /** Documents matching a Mango selector (`_find`; pouchdb-find on the embedded database). */
+  find(params: FindParams): Promise<FindResult>;
+  /** The index a Mango selector would be answered from (`_explain`). */
+  explain(params: FindParams): Promise<FindPlan>;
+  /** Create a Mango index unless one of that name and fields exists; returns whether it was created. */
+  createIndex(spec: IndexSpec): Promise<boolean>;
   /** A `_local` document's body (never replicated, never in the feed), or null. */
   getLocal(id: string, signal?: AbortSignal): Promise<Record<string, unknown> | null>;
   /** Write a `_local` document's body, replacing what was there. */

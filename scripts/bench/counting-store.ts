@@ -2,7 +2,7 @@
  * A Store that counts the calls made through it and the time they take, to see where an orchestrator's
  * time per step goes. It changes nothing: every call goes to the wrapped store as it is.
  */
-import type {ChangesPage, ChangesParams, Doc, GetOptions, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from '../../lib/store/index.js';
+import type {ChangesPage, ChangesParams, Doc, FindParams, FindPlan, FindResult, GetOptions, IndexSpec, Store, StoreInfo, ViewParams, ViewResult, WriteOutcome} from '../../lib/store/index.js';
 import {now} from './stats.js';
 
 /** Calls of one kind: how many, how many documents or rows they carried, and their summed duration. */
@@ -17,7 +17,7 @@ export interface CallCount {
 /** Call kinds, named for what they cost: a long-poll feed read is not a one-shot one, a reduce is not a row read. */
 export type CallKind =
   | 'changes' | 'changes long-poll' | 'query' | 'query reduce' | 'get' | 'getMany' | 'put' | 'bulkWrite'
-  | 'getLocal' | 'putLocal' | 'info' | 'other';
+  | 'getLocal' | 'putLocal' | 'info' | 'find' | 'other';
 
 export class CountingStore implements Store {
   readonly counts = new Map<CallKind, CallCount>();
@@ -96,6 +96,18 @@ export class CountingStore implements Store {
     // A view with a reduce reduces unless told not to (the stage view has one; claims has none).
     const kind = params.reduce === false || params.view !== 'stage' ? 'query' : 'query reduce';
     return this.#count(kind, () => this.#inner.query(params), (result) => result.rows.length);
+  }
+
+  find(params: FindParams): Promise<FindResult> {
+    return this.#count('find', () => this.#inner.find(params), (result) => result.docs.length);
+  }
+
+  explain(params: FindParams): Promise<FindPlan> {
+    return this.#count('other', () => this.#inner.explain(params), () => 0);
+  }
+
+  createIndex(spec: IndexSpec): Promise<boolean> {
+    return this.#count('other', () => this.#inner.createIndex(spec), () => 0);
   }
 
   getLocal(id: string, signal?: AbortSignal): Promise<Record<string, unknown> | null> {

@@ -11,6 +11,7 @@
  */
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../../lib/design/index.js';
 import type {Store} from '../../lib/store/index.js';
+import {processCpuSeconds} from './backends.js';
 import {benchId, dataFileDoc} from './documents.js';
 import {now, perSecond} from './stats.js';
 
@@ -23,6 +24,8 @@ export interface LimitOptions {
   updateMs?: number;
   /** Changes per `_changes` page. @default 1000 */
   pageSize?: number;
+  /** The server's process, when it runs on this machine: its CPU per update is measured too. */
+  serverPid?: number;
 }
 
 export interface LimitFigures {
@@ -32,6 +35,9 @@ export interface LimitFigures {
   changes_per_s: number;
   /** 32 in flight, with edw's validate_doc_update in the database. */
   single_update_per_s_c32_validated: number;
+  /** The server's CPU ms (its children included) per get+put at 32 in flight, without and with validation; undefined when unreadable. */
+  server_cpu_ms_per_update_c32?: number;
+  server_cpu_ms_per_update_c32_validated?: number;
   /** Method details, for the report. */
   limit_docs: number;
   changes_read: number;
@@ -55,6 +61,10 @@ export async function bulkInsert(store: Store, count: number, batchSize: number,
  * documents in turn (worker w: ids w, w + c, w + 2c, ...), reads one and writes it back changed.
  */
 export async function singleUpdates(store: Store, ids: string[], concurrency: number, durationMs: number): Promise<number> {
+  return (await countedUpdates(store, ids, concurrency, durationMs)).perSecond;
+}
+
+async function countedUpdates(store: Store, ids: string[], concurrency: number, durationMs: number): Promise<{perSecond: number; updates: number}> {
   let done = 0;
   const start = now();
   const end = start + durationMs;
@@ -68,7 +78,16 @@ export async function singleUpdates(store: Store, ids: string[], concurrency: nu
     }
   };
   await Promise.all(Array.from({length: concurrency}, (_, w) => worker(w)));
-  return perSecond(done, now() - start);
+  return {perSecond: perSecond(done, now() - start), updates: done};
+}
+
+/** Updates at 32 in flight, with the server's CPU ms per update when its process can be read. */
+async function updatesWithCpu(store: Store, ids: string[], durationMs: number, serverPid: number | undefined): Promise<{perSecond: number; cpuMs?: number}> {
+  const before = await processCpuSeconds(serverPid);
+  const run = await countedUpdates(store, ids, 32, durationMs);
+  const after = await processCpuSeconds(serverPid);
+  const cpuMs = before === undefined || after === undefined || run.updates === 0 ? undefined : ((after - before) * 1000) / run.updates;
+  return {perSecond: run.perSecond, cpuMs};
 }
 
 /** Read the whole feed from 0, one page at a time; changes/s and how many were read. */
@@ -91,13 +110,14 @@ export async function measureLimits(store: Store, options: LimitOptions = {}): P
   const bulk = await bulkInsert(store, o.docs, o.batchSize);
   const ids = Array.from({length: o.docs}, (_, i) => benchId(i, 'limit'));
   const c1 = await singleUpdates(store, ids, 1, o.updateMs);
-  const c32 = await singleUpdates(store, ids, 32, o.updateMs);
+  const c32 = await updatesWithCpu(store, ids, o.updateMs, o.serverPid);
   const changes = await readChanges(store, o.pageSize);
   await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
-  const validated = await singleUpdates(store, ids, 32, o.updateMs);
+  const validated = await updatesWithCpu(store, ids, o.updateMs, o.serverPid);
   return {
-    bulk_insert_docs_per_s: bulk, single_update_per_s_c1: c1, single_update_per_s_c32: c32, changes_per_s: changes.perSecond,
-    single_update_per_s_c32_validated: validated,
+    bulk_insert_docs_per_s: bulk, single_update_per_s_c1: c1, single_update_per_s_c32: c32.perSecond, changes_per_s: changes.perSecond,
+    single_update_per_s_c32_validated: validated.perSecond,
+    server_cpu_ms_per_update_c32: c32.cpuMs, server_cpu_ms_per_update_c32_validated: validated.cpuMs,
     limit_docs: o.docs, changes_read: changes.changes,
   };
 }

@@ -23,6 +23,10 @@ export interface BenchOptions {
   lineageOnly: boolean;
   /** Detections in the lineage timing. @default 100000 */
   lineageDetections: number;
+  /** Only the `edw query` study (at `queryDocs` documents). @default false */
+  queryOnly: boolean;
+  /** Documents in the query study. @default 100000 */
+  queryDocs: number;
   full: boolean;
 }
 
@@ -38,7 +42,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --status-only        only time three ways of counting documents per stage (edw status) at --status-docs documents
   --status-docs N      documents in the status study (default 100000)
   --lineage-only       only time edw lineage of a detection on the embedded database holding --lineage-detections
-  --lineage-detections N  detections in the lineage timing (default 100000)`;
+  --lineage-detections N  detections in the lineage timing (default 100000)
+  --query-only         only time edw query answering a 1% filter at --query-docs documents (bench/query.json)
+  --query-docs N       documents in the query study (default 100000)`;
 
 /** Parse argv; throws a TypeError naming the bad option (the bench exits 2 on it). */
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -56,6 +62,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       'status-docs': {type: 'string'},
       'lineage-only': {type: 'boolean', default: false},
       'lineage-detections': {type: 'string'},
+      'query-only': {type: 'boolean', default: false},
+      'query-docs': {type: 'string'},
       help: {type: 'boolean', short: 'h', default: false},
     },
   });
@@ -71,16 +79,20 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   }
   if (values.url !== undefined && !/^https?:\/\//i.test(values.url)) throw new TypeError('--url: expected an http(s) URL of a server root');
   const statusOnly = values['status-only']!;
+  const queryOnly = values['query-only']!;
+  if (statusOnly && queryOnly) throw new TypeError('--status-only and --query-only: give one');
   return {
     full: values.full!,
     docs: whole('docs', values.docs, values.full ? 100_000 : 10_000, 10),
     url: values.url,
     only: values.only === 'bullmq' ? [] : values.only ? [values.only as BackendName] : ['embedded', 'server'],
     bullmq: values.only === undefined || values.only === 'bullmq',
-    out: values.out ?? (statusOnly ? 'bench/status.json' : values['lineage-only'] ? 'bench/lineage.json' : 'bench/results.json'),
+    out: values.out ?? (statusOnly ? 'bench/status.json' : queryOnly ? 'bench/query.json' : values['lineage-only'] ? 'bench/lineage.json' : 'bench/results.json'),
     concurrency: whole('concurrency', values.concurrency, 16, 1),
     statusOnly,
     statusDocs: whole('status-docs', values['status-docs'], 100_000, 10),
+    queryOnly,
+    queryDocs: whole('query-docs', values['query-docs'], 100_000, 100),
     lineageOnly: values['lineage-only']!,
     lineageDetections: whole('lineage-detections', values['lineage-detections'], 100_000, 100),
   };

@@ -43,7 +43,8 @@ export interface BackendResult {
     [more: string]: number | null;
   };
   /** vs_bullmq: chain steps/s over BullMQ's, when BullMQ was measured in the same run. */
-  ratios: {vs_single_update_32: number | null; vs_baseline: number | null; vs_bullmq?: number | null};
+  /** server_cpu_update_over_step: the server's CPU per get+put (c32) over its CPU per chain step: the chain / c32 ratio a CPU-bound server allows. */
+  ratios: {vs_single_update_32: number | null; vs_baseline: number | null; vs_bullmq?: number | null; server_cpu_update_over_step?: number | null};
   /** Everything else measured: per-tenth series, store calls per step, method sizes. */
   details: Record<string, unknown>;
 }
@@ -88,10 +89,13 @@ export function backendResult(database: string, f: BackendFigures): BackendResul
       latency_ms_max: round(f.latency_ms_max),
       server_cpu_ms_per_step: perStep(f.server_cpu_seconds, f),
       listener_cpu_ms_per_step: perStep(f.listener_cpu_seconds, f),
+      server_cpu_ms_per_update_c32: round(f.server_cpu_ms_per_update_c32),
+      server_cpu_ms_per_update_c32_validated: round(f.server_cpu_ms_per_update_c32_validated),
     },
     ratios: {
       vs_single_update_32: ratio(f.chain_steps_per_s, f.single_update_per_s_c32),
       vs_baseline: ratio(f.chain_steps_per_s, f.baseline_steps_per_s),
+      server_cpu_update_over_step: ratio(f.server_cpu_ms_per_update_c32, perStep(f.server_cpu_seconds, f) ?? undefined),
     },
     details: {
       docs: f.docs, concurrency: f.concurrency, chain_seconds: round(f.chain_seconds), chain_complete: f.chain_complete,
@@ -124,6 +128,8 @@ const ROWS: Array<{label: string; value: (r: BackendResult) => number | null | u
   {label: 'stage view build after registering, ms', value: (r) => r.figures.view_build_ms},
   {label: 'chain step completions/s', value: (r) => r.figures.chain_steps_per_s, target: '>= 3000 embedded', bull: (b) => b.chain_steps_per_s},
   {label: 'server CPU ms per step (CouchDB: with couchjs)', value: (r) => r.figures.server_cpu_ms_per_step, bull: (b) => b.server_cpu_ms_per_step},
+  {label: 'server CPU ms per get+put at 32 in flight', value: (r) => r.figures.server_cpu_ms_per_update_c32},
+  {label: "  same, with edw's validate_doc_update", value: (r) => r.figures.server_cpu_ms_per_update_c32_validated},
   {label: 'listener CPU ms per step', value: (r) => r.figures.listener_cpu_ms_per_step, bull: (b) => b.worker_cpu_ms_per_step},
   {label: 'chain docs/s, first 10% (after 1 s)', value: (r) => r.figures.first_10pct_docs_per_s},
   {label: 'chain docs/s, last 10%', value: (r) => r.figures.last_10pct_docs_per_s},
@@ -137,6 +143,7 @@ const ROWS: Array<{label: string; value: (r: BackendResult) => number | null | u
   {label: 'listener heap MB after GC, first tenth of documents', value: (r) => tenth(r, 0)},
   {label: 'listener heap MB after GC, last tenth of documents', value: (r) => tenth(r, -1), target: 'flat'},
   {label: 'ratio chain / single update c32', value: (r) => r.ratios.vs_single_update_32, target: '>= 2 pouchdb-server, >= 3 CouchDB, >= 2 cluster'},
+  {label: '  the same ratio allowed by server CPU (per update / per step)', value: (r) => r.ratios.server_cpu_update_over_step},
   {label: 'ratio chain / baseline', value: (r) => r.ratios.vs_baseline, target: '>= 10 (CouchDB >= 20, cluster >= 10)'},
   {label: "ratio chain / BullMQ's chain", value: (r) => r.ratios.vs_bullmq, target: '>= 0.5 embedded'},
 ];

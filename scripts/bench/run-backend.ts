@@ -62,7 +62,7 @@ export async function runBackend(backend: BenchBackend, options: RunBackendOptio
   };
   const files = await mkdtemp(join(tmpdir(), 'edw-bench-files-'));
   try {
-    Object.assign(figures, await measure('database limits', 'limits', {}, (store) => measureLimits(store)));
+    Object.assign(figures, await measure('database limits', 'limits', {}, (store) => measureLimits(store, {serverPid: backend.serverPid})));
 
     const dir = join(files, 'raw');
     await writeSmallFiles(dir, options.docs);

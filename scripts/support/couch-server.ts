@@ -34,6 +34,13 @@ export interface CouchServerOptions {
    * @default process.env.EDW_TEST_COUCHDB_URL
    */
   externalUrl?: string;
+  /**
+   * pouchdb-server only: a server admin (in its config.json), so that it checks logins, `_users` and
+   * `_security` as CouchDB does; the helper's own requests and database URLs then carry these
+   * credentials. Without it pouchdb-server is in "admin party": everyone is an admin. An external
+   * CouchDB has its admins already (its URL's credentials). @default none
+   */
+  admin?: {name: string; password: string};
 }
 
 export interface ServerResponseBody {
@@ -87,7 +94,7 @@ const SETPRIV = '/usr/bin/setpriv';
 
 let databaseCounter = 0;
 
-function validate(options: CouchServerOptions): Required<Omit<CouchServerOptions, 'externalUrl'>> & {externalUrl: string} {
+function validate(options: CouchServerOptions): Required<Omit<CouchServerOptions, 'externalUrl' | 'admin'>> & Pick<CouchServerOptions, 'admin'> & {externalUrl: string} {
   const merged = {...DEFAULTS, externalUrl: process.env.EDW_TEST_COUCHDB_URL ?? '', ...options};
   for (const name of ['startTimeoutMs', 'pollIntervalMs', 'stopTimeoutMs'] as const) {
     const value = merged[name];
@@ -280,7 +287,13 @@ class PouchServerProcess implements CouchServer {
     this.#port = port;
     this.#options = options;
     this.onDisk = options.onDisk;
-    this.#client = new ServerClient(`http://127.0.0.1:${port}/`);
+    this.#client = new ServerClient(this.#rootUrl(port));
+  }
+
+  /** The server's root URL, with the admin's credentials when it has one. */
+  #rootUrl(port: number): string {
+    const admin = this.#options.admin;
+    return `http://${admin ? `${encodeURIComponent(admin.name)}:${encodeURIComponent(admin.password)}@` : ''}127.0.0.1:${port}/`;
   }
 
   get url(): string {
@@ -302,14 +315,15 @@ class PouchServerProcess implements CouchServer {
       } catch (error) {
         if (!this.#portTaken || attempt >= 3) throw error;
         this.#port = await findFreePort();
-        this.#client = new ServerClient(`http://127.0.0.1:${this.#port}/`);
+        this.#client = new ServerClient(this.#rootUrl(this.#port));
       }
     }
   }
 
   async #start(): Promise<void> {
     const config = join(this.#folder, 'config.json');
-    if (!existsSync(config)) await writeFile(config, JSON.stringify({couchdb: {uuid: this.#uuid}}));
+    const admins = this.#options.admin ? {admins: {[this.#options.admin.name]: this.#options.admin.password}} : {};
+    if (!existsSync(config)) await writeFile(config, JSON.stringify({couchdb: {uuid: this.#uuid}, ...admins}));
     this.#portTaken = false;
     const require = createRequire(import.meta.url);
     const entry = require.resolve('pouchdb-server'); // lib/index.js, what bin/pouchdb-server requires

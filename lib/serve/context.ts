@@ -1,0 +1,22 @@
+import type {Store} from '../store/index.js';
+import type {RateTracker} from './rates.js';
+
+/** A step of the chain as the routes need it: its name and the stage it follows. */
+export interface ChainLink {
+  name: string;
+  after: string;
+}
+
+/** What every route works with. */
+export interface RouteContext {
+  store: Store;
+  /** The chain, in order. */
+  chain: readonly ChainLink[];
+  /** The chain's step names, in order. */
+  steps: readonly string[];
+  rates: RateTracker;
+  /** Listeners stopped or silent for longer than this are left out of `/listeners`. */
+  forgetAfterMs: number;
+  /** The clock (epoch ms). */
+  now: () => number;
+}

@@ -1,0 +1,51 @@
+import type {FastifyInstance} from 'fastify';
+import {DOC_STATES, statusCounts, type StatusCounts} from '../inspect/index.js';
+import type {RouteContext} from './context.js';
+import {errorResponses} from './http-errors.js';
+import type {Rates} from './rates.js';
+
+const COUNTS = {type: 'object', additionalProperties: {type: 'integer'}} as const;
+
+const STATUS_SCHEMA = {
+  type: 'object',
+  required: ['total', 'stages', 'failed', 'in_progress', 'bad', 'rows', 'conflicted', 'rates'],
+  properties: {
+    total: {type: 'integer', description: 'data-file documents'},
+    stages: {...COUNTS, description: 'documents per stage they stand at (their last completed step)'},
+    failed: {...COUNTS, description: 'documents failed for good, per step'},
+    in_progress: {...COUNTS, description: 'documents a listener holds a live claim on, per step'},
+    bad: {type: 'integer', description: 'documents whose status is not "good"'},
+    rows: {
+      type: 'object',
+      description: 'the status table: per row (new and each step), documents per state',
+      additionalProperties: {type: 'object', properties: Object.fromEntries(DOC_STATES.map((s) => [s, {type: 'integer'}]))},
+    },
+    conflicted: {type: 'integer', description: 'documents with replication conflicts now'},
+    rates: {
+      type: 'object',
+      description: "documents per second over the last minute of this server's readings: registered, and completed per step (null before a second reading)",
+      properties: {
+        window_s: {type: ['number', 'null']},
+        per_s: {type: 'object', additionalProperties: {type: ['number', 'null']}},
+      },
+    },
+  },
+} as const;
+
+/** What `edw status --json` prints, plus rates (`GET /api/v1/status`, and the `status` events). */
+export async function statusWithRates(context: RouteContext): Promise<StatusCounts & {rates: Rates}> {
+  const now = context.now();
+  const status = await statusCounts(context.store, [...context.steps], now);
+  return {...status, rates: context.rates.add(status, now)};
+}
+
+/** `GET /api/v1/status`: what `edw status --json` prints, plus rates. */
+export function statusRoutes(app: FastifyInstance, context: RouteContext): void {
+  app.get('/api/v1/status', {
+    schema: {
+      summary: 'documents per stage, row and state, as edw status --json, plus rates',
+      tags: ['status'],
+      response: {200: STATUS_SCHEMA, ...errorResponses(503)},
+    },
+  }, () => statusWithRates(context));
+}
