@@ -2,6 +2,7 @@ import {spawn} from 'node:child_process';
 import {access, constants, mkdir, stat} from 'node:fs/promises';
 import {dirname, isAbsolute, join, resolve} from 'node:path';
 import {ConfigError, StepError} from '../lib/errors/index.js';
+import {fileIdentity} from './code-identity.js';
 import type {StepDefinition} from './definition.js';
 
 /** Split a command line into arguments (single and double quotes group; no shell is involved). */
@@ -25,8 +26,9 @@ export interface CommandStepOptions {
 }
 
 /**
- * A step that runs an executable: `command` with {input}, {output_dir} and {id} placeholders (also in
- * EDW_INPUT, EDW_OUTPUT_DIR, EDW_DOC_ID). Exit 0 with a JSON object on the last line of stdout is the
+ * A step that runs an executable: `command` with {input}, {output_dir}, {id} and {version} placeholders
+ * (also in EDW_INPUT, EDW_OUTPUT_DIR, EDW_DOC_ID, EDW_STEP_VERSION; {version} in an output name keeps
+ * each version's output apart). Exit 0 with a JSON object on the last line of stdout is the
  * result; exit 75 is an error that may pass; any other exit is an error carrying the last lines of stderr.
  * Its one setting is `output_dir` (default: a folder named after the step beside its input).
  */
@@ -40,6 +42,8 @@ export function commandStep(name: string, command: string, version: string, opti
   if (isPath && !isAbsolute(written)) template[0] = resolve(dir, written);
   return {
     version,
+    // The executable's identity: a path as written, a bare name as PATH finds it, none when the program is a placeholder.
+    ...(written.includes('{') ? {} : {identify: fileIdentity(template[0]!, {lookup: !isPath})}),
     settings: {output_dir: 'folder for the command\'s output, given as {output_dir} (default: <folder of the input>/<step name>)'},
     async checkSettings() {
       if (!isPath) return;
@@ -53,11 +57,11 @@ export function commandStep(name: string, command: string, version: string, opti
     async run(doc, {input, settings, signal}) {
       const outputDir = settings.output_dir ?? join(dirname(input ?? '.'), name);
       await mkdir(outputDir, {recursive: true});
-      const fill = (arg: string): string => arg.replaceAll('{input}', input ?? '').replaceAll('{output_dir}', outputDir).replaceAll('{id}', doc._id);
+      const fill = (arg: string): string => arg.replaceAll('{input}', input ?? '').replaceAll('{output_dir}', outputDir).replaceAll('{id}', doc._id).replaceAll('{version}', version);
       const [program, ...args] = template.map(fill);
       const child = spawn(program!, args, {
         signal, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
-        env: {...process.env, EDW_INPUT: input ?? '', EDW_OUTPUT_DIR: outputDir, EDW_DOC_ID: doc._id},
+        env: {...process.env, EDW_INPUT: input ?? '', EDW_OUTPUT_DIR: outputDir, EDW_DOC_ID: doc._id, EDW_STEP_VERSION: version},
       });
       let stdout = '';
       let stderr = '';

@@ -1,4 +1,4 @@
-import type {Step} from '../lib/runtime/index.js';
+import type {CodeIdentity, Step} from '../lib/runtime/index.js';
 
 /**
  * A step as edw loads it: the built-in steps, the command step, and what a module step exports (its
@@ -31,4 +31,6 @@ export interface StepDefinition extends Step {
    * @default no check
    */
   checkSettings?(settings: Readonly<Record<string, string>>, step: string): void | Promise<void>;
+  /** The code the step runs, recorded in each entry (the command step's executable). @default the module file, or edw's release for a built-in */
+  identify?(): Promise<CodeIdentity | undefined>;
 }

@@ -2,6 +2,7 @@ import {pathToFileURL} from 'node:url';
 import {COMMON_STEP_KEYS, type BuiltinKind, type StepConfig} from '../lib/config/index.js';
 import {ConfigError, errorMessage} from '../lib/errors/index.js';
 import type {ChainStep} from '../lib/runtime/index.js';
+import {builtinIdentity, fileIdentity} from './code-identity.js';
 import {commandStep} from './command.js';
 import type {StepDefinition} from './definition.js';
 import {ingestDetections} from './ingest-detections.js';
@@ -77,10 +78,11 @@ export async function loadSteps(configs: StepConfig[]): Promise<ChainStep[]> {
     else if (config.command) step = commandStep(config.name, config.command, config.version!, {dir: config.dir});
     else step = await moduleStep(config);
     await checkSection(config, step);
+    const identify = step.identify?.bind(step) ?? (config.module ? fileIdentity(config.module) : builtinIdentity());
     steps.push({
       name: config.name, after: config.after, version: config.version ?? step.version,
       run: step.run.bind(step), ...(step.close ? {close: step.close.bind(step)} : {}),
-      concurrency: config.concurrency, attempts: config.attempts, timeoutMs: config.timeoutMs, settings: config.settings,
+      concurrency: config.concurrency, attempts: config.attempts, timeoutMs: config.timeoutMs, settings: config.settings, identify,
     });
   }
   return steps;

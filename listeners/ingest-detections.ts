@@ -1,18 +1,29 @@
 import {readPulses, type PulseRecord} from '../lib/dsp/index.js';
 import {DESIGN} from '../lib/design/index.js';
 import {ConfigError, StepError} from '../lib/errors/index.js';
+import {isOfRecord, outputPath, type DataFileDoc} from '../lib/pipeline/index.js';
 import type {StepDefinition} from './definition.js';
 import type {Doc, Store} from '../lib/store/index.js';
 
 /** Detection documents per `_bulk_docs` request. */
 const BATCH = 500;
 
-/** A detection's id: the same pulse always gives the same id, so a re-run adds nothing twice. */
-export function detectionId(source: string, trace: number): string {
-  return `detection:${source}:${String(trace).padStart(6, '0')}`;
+/**
+ * A detection's id: the file, the trace and `versions` (`<pv>.<iv>`: the version of the step that made
+ * the pulses, and ingest's own), so the same pulse always gives the same id (a re-run adds nothing
+ * twice) and a reprocessing at a new version adds its detections beside the old ones.
+ */
+export function detectionId(source: string, trace: number, versions: string): string {
+  return `detection:${source}:${String(trace).padStart(6, '0')}:${versions}`;
 }
 
-const FIELDS = ['type', 'source', 'source_md5', 'run', 'channel', 'trace', 'time', 'amplitude', 'baseline_rms'];
+/** The versions part of the detection ids made from `input`: the version of the entry that wrote it, then this step's. */
+function versionsTag(doc: DataFileDoc, input: string, version: string): string {
+  const producer = [...doc.process].reverse().find((e) => isOfRecord(e) && outputPath(e) === input);
+  return `${producer?.version ?? '0'}.${version}`;
+}
+
+const FIELDS = ['type', 'source', 'source_md5', 'run', 'channel', 'trace', 'time', 'amplitude', 'baseline_rms', 'made_by'];
 
 function sameDetection(a: Doc, b: Doc): boolean {
   return FIELDS.every((f) => JSON.stringify(a[f]) === JSON.stringify(b[f]));
@@ -58,11 +69,14 @@ export const ingestDetections: StepDefinition = {
       throw new ConfigError(`[step.${step}] threshold = ${threshold}: expected a number (ADC units)`);
     }
   },
-  async run(doc, {input, settings, signal, store}) {
+  async run(doc, {input, settings, signal, store, step, version}) {
     if (!input) throw new StepError(`document ${doc._id} has no results file recorded to ingest`);
     const threshold = Number(settings.threshold ?? 0);
     if (!Number.isFinite(threshold)) throw new StepError(`[step] threshold = ${settings.threshold} is not a number`);
     const counts = {created: 0, existing: 0, updated: 0};
+    const tag = versionsTag(doc, input, version);
+    // What made each detection: lineage goes from it to this entry (and its file) without a search.
+    const madeBy = {source: doc._id, step, version, input};
     const produced = new Set<string>();
     let below = 0;
     let batch: Doc[] = [];
@@ -71,11 +85,11 @@ export const ingestDetections: StepDefinition = {
         below++;
         continue;
       }
-      const id = detectionId(doc._id, pulse.trace);
+      const id = detectionId(doc._id, pulse.trace, tag);
       produced.add(id);
       batch.push({
         _id: id, type: 'detection', source: doc._id, source_md5: doc.md5sum ?? null, run: doc.run ?? null,
-        channel: pulse.channel, trace: pulse.trace, time: pulse.time, amplitude: pulse.amplitude, baseline_rms: pulse.baseline_rms,
+        channel: pulse.channel, trace: pulse.trace, time: pulse.time, amplitude: pulse.amplitude, baseline_rms: pulse.baseline_rms, made_by: madeBy,
       });
       if (batch.length >= BATCH) {
         await writeBatch(store, batch, signal, counts);
@@ -84,7 +98,8 @@ export const ingestDetections: StepDefinition = {
     }
     if (batch.length > 0) await writeBatch(store, batch, signal, counts);
     const earlier = await store.query({design: DESIGN, view: 'detections_by_source', key: doc._id, reduce: false, signal});
-    const stale = earlier.rows.map((row) => row.id!).filter((id) => !produced.has(id));
+    // Only this version pair's: the detections of other versions are another processing's, kept.
+    const stale = earlier.rows.map((row) => row.id!).filter((id) => id.endsWith(`:${tag}`) && !produced.has(id));
     let removed = 0;
     if (stale.length > 0) {
       const docs = (await store.getMany(stale, signal)).filter((d): d is Doc => !!d);

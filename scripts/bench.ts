@@ -5,6 +5,7 @@
  *
  *   node dist/scripts/bench.js [--full] [--docs N] [--url URL] [--only embedded|server|bullmq] [--out PATH]
  *                              [--concurrency N] [--status-only [--status-docs N]] [--query-only [--query-docs N]]
+ *                              [--lineage-only [--lineage-detections N]]
  *
  * Exit code: 0 done, 1 a measurement failed (the others still ran and are written), 2 bad usage.
  */
@@ -14,6 +15,7 @@ import {dirname, resolve} from 'node:path';
 import {pathToFileURL} from 'node:url';
 import {embeddedBackend, serverBackend, type BackendName, type BenchBackend} from './bench/backends.js';
 import {parseBenchOptions, USAGE, type BenchOptions} from './bench/options.js';
+import {formatLineageStudy, runLineageStudy, type LineageStudy} from './bench/lineage.js';
 import {bullmqMissing, measureBullmq, type BullFigures} from './bench/bullmq.js';
 import {backendResult, bullResult, describeMachine, formatProfile, formatTable, withBullRatio, type BackendResult} from './bench/report.js';
 import {runBackend} from './bench/run-backend.js';
@@ -58,6 +60,15 @@ async function runMain(options: BenchOptions): Promise<boolean> {
     }
   }
   withBullRatio(backends, bull);
+  // edw lineage of a detection over 100,000 detections (embedded): the cheap part, without the path timing's view build.
+  let lineage: LineageStudy | undefined;
+  if (options.only.includes('embedded')) {
+    try {
+      lineage = await runLineageStudy({detections: options.lineageDetections, paths: false, note});
+    } catch (error) {
+      errors.push(`lineage: ${(error as Error).message}`);
+    }
+  }
   const seconds = (now() - start) / 1000;
   const results = {
     machine: {...machine, load_at_end: Math.round(loadavg()[0]! * 100) / 100},
@@ -66,6 +77,7 @@ async function runMain(options: BenchOptions): Promise<boolean> {
     servers: {...Object.fromEntries(Object.entries(backends).map(([name, r]) => [name, r!.database])), ...(bull ? {bullmq: bull.server} : {})},
     backends,
     ...(bull ? {bullmq: bullResult(bull)} : {}),
+    ...(lineage ? {lineage} : {}),
   };
   await mkdir(dirname(resolve(options.out)), {recursive: true});
   await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
@@ -78,6 +90,10 @@ async function runMain(options: BenchOptions): Promise<boolean> {
   out('');
   out('store calls per step completion in the chain:');
   for (const line of formatProfile(backends)) out(line);
+  if (lineage) {
+    out('');
+    for (const line of formatLineageStudy(lineage)) out(line);
+  }
   out('');
   for (const line of errors) out(`failed: ${line}`);
   out(`total: ${Math.round(seconds)} s; figures written to ${options.out}`);
@@ -112,6 +128,16 @@ function runQueryOnly(options: BenchOptions): Promise<void> {
   return runStudy<QueryStudy>(options, 'query', options.queryDocs, 'query', (backend) => runQueryStudy(backend, {docs: options.queryDocs, note}), formatQueryStudy);
 }
 
+async function runLineageOnly(options: BenchOptions): Promise<void> {
+  const start = now();
+  const lineage = await runLineageStudy({detections: options.lineageDetections, note});
+  const seconds = (now() - start) / 1000;
+  await mkdir(dirname(resolve(options.out)), {recursive: true});
+  await writeFile(options.out, `${JSON.stringify({machine: describeMachine(), run: {seconds: Math.round(seconds)}, lineage}, null, 2)}\n`);
+  for (const line of formatLineageStudy(lineage)) process.stdout.write(`${line}\n`);
+  process.stdout.write(`\ntotal: ${Math.round(seconds)} s; figures written to ${options.out}\n`);
+}
+
 /** Run the bench; the exit code: 0 done, 1 a measurement failed, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {
   let options: BenchOptions | 'help';
@@ -132,6 +158,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (options.queryOnly) {
       await runQueryOnly(options);
+      return 0;
+    }
+    if (options.lineageOnly) {
+      await runLineageOnly(options);
       return 0;
     }
     return (await runMain(options)) ? 0 : 1;

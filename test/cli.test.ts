@@ -10,11 +10,11 @@ test('init creates the embedded database and pushes the design documents; a seco
   const ws = await workspace(t);
   const first = await edw('--config', ws.configPath, 'init');
   t.is(first.code, 0, first.err.join('\n'));
-  t.regex(first.out.join('\n'), /created database .*\n_design\/edw: created\n_design\/edw-query: created/);
+  t.regex(first.out.join('\n'), /created database .*\n_design\/edw: created\n_design\/edw-provenance: created\n_design\/edw-query: created/);
   const second = await edw('--config', ws.configPath, 'init');
-  t.deepEqual(second.out.slice(1), ['_design/edw: unchanged', '_design/edw-query: unchanged']);
+  t.deepEqual(second.out.slice(1), ['_design/edw: unchanged', '_design/edw-provenance: unchanged', '_design/edw-query: unchanged']);
   const dry = await edw('--config', ws.configPath, 'push-design', '--dry-run');
-  t.deepEqual(dry.out, ['_design/edw: unchanged', '_design/edw-query: unchanged']);
+  t.deepEqual(dry.out, ['_design/edw: unchanged', '_design/edw-provenance: unchanged', '_design/edw-query: unchanged']);
 });
 
 test('a field added to [query] indexes is indexed by push-design, and --dry-run says so first', async (t) => {
@@ -22,11 +22,11 @@ test('a field added to [query] indexes is indexed by push-design, and --dry-run 
   await edw('--config', ws.configPath, 'init');
   await writeFile(ws.configPath, `${await readFile(ws.configPath, 'utf8')}\n[query]\nindexes = facility, conditions.temperature\n`);
   const dry = await edw('--config', ws.configPath, 'push-design', '--dry-run');
-  t.deepEqual(dry.out, ['_design/edw: unchanged', '_design/edw-query: would be updated (+indexes.facility, +indexes.conditions.temperature)']);
+  t.deepEqual(dry.out, ['_design/edw: unchanged', '_design/edw-provenance: unchanged', '_design/edw-query: would be updated (+indexes.facility, +indexes.conditions.temperature)']);
   const push = await edw('--config', ws.configPath, 'push-design');
-  t.deepEqual(push.out, ['_design/edw: unchanged', '_design/edw-query: updated (+indexes.facility, +indexes.conditions.temperature)']);
+  t.deepEqual(push.out, ['_design/edw: unchanged', '_design/edw-provenance: unchanged', '_design/edw-query: updated (+indexes.facility, +indexes.conditions.temperature)']);
   const again = await edw('--config', ws.configPath, 'push-design');
-  t.deepEqual(again.out, ['_design/edw: unchanged', '_design/edw-query: unchanged']);
+  t.deepEqual(again.out, ['_design/edw: unchanged', '_design/edw-provenance: unchanged', '_design/edw-query: unchanged']);
 });
 
 test('register, status, list, show and retry work on the embedded database through the CLI', async (t) => {
@@ -197,7 +197,7 @@ test('detections are queryable by time, and ingesting the same results again add
   try {
     const doc = (await store.get(first.source)) as DataFileDoc;
     const again = await ingestDetections.run(doc, {
-      step: 'ingest_detections', settings: {threshold: '50'}, input: doc.process[1]!.result!.outputs![0]!.path, attempt: 2,
+      step: 'ingest_detections', version: '1', settings: {threshold: '50'}, input: doc.process[1]!.result!.outputs![0]!.path, attempt: 2,
       log: silentLogger(), signal: new AbortController().signal, store,
     });
     t.is(again.created, 0);

@@ -37,6 +37,8 @@ function fixture(now: number): {docs: Doc[]; expected: Map<string, [string, DocS
     [file('new-retrying', [], {edw: {retry: retry('move_to_sps', now + 300_000)}}), 'move_to_sps', 'retrying'],
     [file('new-failed', [], {edw: {failed: failed('move_to_sps', 1)}}), 'move_to_sps', 'failed'],
     [file('new-bad', [], {status: 'bad'}), 'new', 'bad'],
+    [file('new-excluded', [], {periods: [{period: 'power-cut', kind: 'exclude', action: 'add', reason: 'power cut', at: '2026-01-01T00:00:00.000Z', by: 'a@b'}]}), 'new', 'excluded'],
+    [file('moved-excluded', moved, {periods: [{period: 'power-cut', kind: 'exclude', action: 'add', reason: 'power cut', at: '2026-01-01T00:00:00.000Z', by: 'a@b'}]}), 'move_to_sps', 'excluded'],
     [file('moved-waiting', moved), 'move_to_sps', 'waiting'],
     [file('moved-retry-running', moved, {edw: {token: 3, retry: retry('signal_processing', now - 1000, 2), claim: claim('signal_processing', now + 3_600_000)}}), 'signal_processing', 'in_progress'],
     [file('moved-retrying', moved, {edw: {retry: retry('signal_processing', now + 60_000, 2)}}), 'signal_processing', 'retrying'],
@@ -101,11 +103,11 @@ forEachBackend((backend) => {
         t.deepEqual(ids.sort(), idsAt(expected, row), `${which}: list --stage ${row} lists every document of the row`);
         t.is(DOC_STATES.reduce((n, s) => n + counts[s], 0), ids.length, `${which}: the total of row ${row} is what list --stage ${row} lists`);
       }
-      t.is(cells, 13, `${which}: every nonzero cell was checked`);
+      t.is(cells, 15, `${which}: every nonzero cell was checked`);
       t.is(status.rows.new!.in_progress + status.rows.new!.retrying + status.rows.new!.failed, 0, `${which}: no document is inside a step in row new`);
     }
     t.deepEqual([...seen].sort(), [...DOC_STATES].sort(), 'the fixture has documents in every state');
-    t.deepEqual(fromView.stages, {new: 7, move_to_sps: 4, signal_processing: 1, ingest_detections: 3, old_step: 1}, 'stages: where documents stand, as before');
+    t.deepEqual(fromView.stages, {new: 8, move_to_sps: 5, signal_processing: 1, ingest_detections: 3, old_step: 1}, 'stages: where documents stand, as before');
     t.deepEqual(fromView.failed, {move_to_sps: 1, signal_processing: 1, ingest_detections: 0}, 'failed: keyed by the failing step, as before');
     t.deepEqual(fromView.in_progress, {move_to_sps: 1, signal_processing: 1, ingest_detections: 1}, 'in_progress: keyed by step, as before');
   });
@@ -168,7 +170,7 @@ forEachBackend((backend) => {
     t.is(status.code, 0, status.err.join('\n'));
     const [group, header, ...rows] = status.out;
     const columns = header!.split(/\s{2,}/);
-    t.deepEqual(columns, ['stage', 'documents', 'waiting (for next step)', 'in-progress', 'retrying', 'failed', 'done', 'bad']);
+    t.deepEqual(columns, ['stage', 'documents', 'waiting (for next step)', 'in-progress', 'retrying', 'failed', 'done', 'bad', 'excluded']);
     t.is(group!.indexOf('<'), header!.indexOf('in-progress'), 'the group line starts over in-progress');
     t.is(group!.indexOf('>'), header!.indexOf('failed') + 'failed'.length - 1, 'and ends over failed');
     t.regex(group!, /inside the step/);
@@ -192,7 +194,7 @@ forEachBackend((backend) => {
         t.is(ids.length, n, `the count in row ${row}, column ${columns[i + 2]}`);
       }
     }
-    t.is(cells, 13, 'every nonzero cell was checked');
+    t.is(cells, 15, 'every nonzero cell was checked');
   });
 });
 

@@ -178,3 +178,56 @@ test('the design doc\'s stage function agrees with stageOf', async (t) => {
   ];
   for (const process of cases) t.is(edwStage(docOf(process)), stageOf(docOf(process)), JSON.stringify(process));
 });
+
+test('after a reprocessing mark the stage is the stage before the step, then the new epoch\'s completions; both rules agree', async (t) => {
+  const edwStage = await designStage();
+  const mark = {id: 'r1', step: 'b', after: 'a', version: '2', reason: 'x', at: at(3), by: 'u@h'};
+  const cases: Array<[ProcessEntry[], string]> = [
+    [[done('a', 1), done('b', 2), done('c', 3)], 'a'],
+    [[done('a', 1), done('b', 2), done('c', 3), {...done('b', 4), epoch: 1}], 'b'],
+    // A step claimed before the mark finishes after it: its entry is of epoch 0 and does not count.
+    [[done('a', 1), done('b', 2), done('c', 5), {...done('b', 6), epoch: 1}], 'b'],
+    [[done('a', 1), done('b', 2), done('c', 3), {...done('b', 4), epoch: 1}, {...done('c', 5), epoch: 1}], 'c'],
+  ];
+  for (const [process, stage] of cases) {
+    const doc = {...docOf(process), reprocess: [mark]};
+    t.is(stageOf(doc), stage, JSON.stringify(process));
+    t.is(edwStage(doc), stage, JSON.stringify(process));
+  }
+  // Two completions of one step and version in different epochs are both of record.
+  const process = markSuperseded([done('b', 2), {...done('b', 4), epoch: 1}]);
+  t.false(process.some((e) => e.superseded));
+});
+
+test('a conflict merge keeps every period and reprocessing mark: the winner\'s, then those only a loser holds', (t) => {
+  const mark = (period: string, minute: number) => ({period, kind: 'exclude' as const, action: 'add' as const, reason: 'r', at: at(minute), by: 'u@h'});
+  const winner = {...docOf([done('a', 1)]), periods: [mark('p1', 1)]};
+  const loser = {...docOf([done('a', 1)], '2-y'), periods: [mark('p1', 1), mark('p2', 2)], reprocess: [{id: 'r', step: 'a', after: 'new', version: '2', reason: 'x', at: at(3), by: 'u@h'}]};
+  const merged = mergeRevisions(winner, [loser]);
+  t.deepEqual(merged.periods, [mark('p1', 1), mark('p2', 2)]);
+  t.deepEqual(merged.reprocess!.map((m) => m.id), ['r']);
+  t.is(mergeRevisions(docOf([done('a', 1)]), [docOf([done('a', 1)], '2-y')]).periods, undefined);
+});
+
+test('a step claimed before a reprocessing mark records an entry of the old epoch: the reprocessing still runs it', async (t) => {
+  const {readiness} = await import('../lib/pipeline/index.js');
+  const now = Date.UTC(2026, 0, 1);
+  const spec = {step: 'c', version: '1', owner: 'me', host: 'h', pid: 1, leaseMs: 60_000, now};
+  const mark = {id: 'r1', step: 'b', after: 'a', version: '2', reason: 'x', at: at(3), by: 'u@h'};
+  const {doc, claim} = withClaim(docOf([done('a', 1), done('b', 2)]), spec);
+  t.is(claim.epoch, undefined);
+  const marked: DataFileDoc = {...doc, reprocess: [mark]};
+  const written = withEntry(marked, claim.token, 'me', done('c', 5), {kind: 'done'});
+  t.is(written.process[2]!.epoch, undefined, 'the entry is of the epoch its claim was taken in');
+  t.true(hasEntry(written, done('c', 5), claim.token));
+  t.is(stageOf(written), 'a');
+  t.like(readiness(written, {name: 'b', after: 'a', version: '2'}, now), {kind: 'run'});
+  // Claimed in the new epoch, the entry says so and counts.
+  const next = withClaim(written, {...spec, step: 'b', version: '2'});
+  t.is(next.claim.epoch, 1);
+  const again = withEntry(next.doc, next.claim.token, 'me', {...done('b', 7), version: '2'}, {kind: 'done'});
+  t.is(again.process[3]!.epoch, 1);
+  t.true(hasEntry(again, {...done('b', 7), version: '2'}, next.claim.token));
+  t.is(stageOf(again), 'b');
+  t.like(readiness(again, {name: 'b', after: 'a', version: '2'}, now), {kind: 'done'});
+});

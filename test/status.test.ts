@@ -70,10 +70,10 @@ forEachBackend((backend) => {
     t.deepEqual(fromCounts, fromView);
     t.like(fromView, {total: 9, bad: 1, stages: {new: 3, move_to_sps: 5, ingest_detections: 1}, failed: {signal_processing: 1}, in_progress: {signal_processing: 1}});
     t.deepEqual(fromView.rows, {
-      new: {waiting: 2, in_progress: 0, retrying: 0, failed: 0, done: 0, bad: 1},
-      move_to_sps: {waiting: 2, in_progress: 0, retrying: 0, failed: 0, done: 0, bad: 0},
-      signal_processing: {waiting: 0, in_progress: 1, retrying: 1, failed: 1, done: 0, bad: 0},
-      ingest_detections: {waiting: 0, in_progress: 0, retrying: 0, failed: 0, done: 1, bad: 0},
+      new: {waiting: 2, in_progress: 0, retrying: 0, failed: 0, done: 0, bad: 1, excluded: 0},
+      move_to_sps: {waiting: 2, in_progress: 0, retrying: 0, failed: 0, done: 0, bad: 0, excluded: 0},
+      signal_processing: {waiting: 0, in_progress: 1, retrying: 1, failed: 1, done: 0, bad: 0, excluded: 0},
+      ingest_detections: {waiting: 0, in_progress: 0, retrying: 0, failed: 0, done: 1, bad: 0, excluded: 0},
     }, 'a document in progress, retrying or failed at a step is in that step\'s row');
   });
 

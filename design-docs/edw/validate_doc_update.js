@@ -96,6 +96,39 @@ function (newDoc, oldDoc, userCtx, secObj) {
   } else if (oldDoc && oldDoc.process !== undefined) {
     fail('process cannot be removed');
   }
+  // A file's period marks (edw period add/remove) and reprocessing marks (edw reprocess) are
+  // append-only: the old array must be the start of the new one, unchanged.
+  function prefixKept(field) {
+    var before = oldDoc && oldDoc[field];
+    var after = newDoc[field];
+    if (after !== undefined && !Array.isArray(after)) fail(field + ' must be an array');
+    if (!Array.isArray(before)) return true;
+    if (!Array.isArray(after) || after.length < before.length) return false;
+    for (var p = 0; p < before.length; p++) {
+      if (!same(before[p], after[p])) return false;
+    }
+    return true;
+  }
+  if (!prefixKept('periods')) fail('periods is append-only: a mark was changed or removed');
+  // Reprocessing marks start again only with the history they belong to (register --replace moves
+  // the old process into previous).
+  var restarted = Array.isArray(newDoc.previous) && newDoc.previous.length > (oldDoc && Array.isArray(oldDoc.previous) ? oldDoc.previous.length : 0);
+  if (!restarted && !prefixKept('reprocess')) fail('reprocess is append-only: a mark was changed or removed');
+  // A selection's versions are append-only: what it was at any time can be read back.
+  if (oldDoc && oldDoc.type === 'selection' && (newDoc.type !== 'selection' || !prefixKept('versions'))) fail('a selection\'s versions are append-only');
+  // A period is never deleted or changed; a removal adds `removed`, once.
+  if (oldDoc && oldDoc.type === 'period') {
+    if (newDoc.type !== 'period') fail('a period cannot be deleted or turned into another document');
+    var rest = {};
+    for (var f in newDoc) {
+      if (newDoc.hasOwnProperty(f) && f !== '_rev' && f !== '_revisions' && (f !== 'removed' || oldDoc.removed)) rest[f] = newDoc[f];
+    }
+    var was = {};
+    for (var g in oldDoc) {
+      if (oldDoc.hasOwnProperty(g) && g !== '_rev' && g !== '_revisions') was[g] = oldDoc[g];
+    }
+    if (!same(was, rest)) fail('a period is never changed; removing it only adds "removed"');
+  }
   if (newDoc.type === 'detection') {
     if (typeof newDoc.time !== 'number') fail('a detection needs a numeric time');
     if (typeof newDoc.source !== 'string') fail('a detection needs its source document id');

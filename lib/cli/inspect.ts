@@ -2,8 +2,10 @@ import {Command} from 'commander';
 import {formatDuration} from '../config/index.js';
 import {ConfigError, NotFoundError} from '../errors/index.js';
 import {checkStage, DOC_STATES, INSIDE_STATES, failedAt, listDocuments, listListeners, nextStep, retryDocuments, statusCounts, type DocState, type Listed, type StatusCounts} from '../inspect/index.js';
-import {isDataFile, stageOf, supersedingIndex, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
+import {isDataFile, periodsInForce, stageOf, supersedingIndex, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
+import {versionCounts} from '../provenance/index.js';
 import {globals, type CliState} from './command.js';
+import {configuredChain} from './targets.js';
 import {numberOption} from './options.js';
 import {plural} from './text.js';
 import {readConfig, withStore, type Io} from './context.js';
@@ -14,7 +16,7 @@ function stateName(state: DocState): string {
 }
 
 /** The status table's column headers, by state. */
-const COLUMN_HEADERS: Record<DocState, string> = {waiting: 'waiting (for next step)', in_progress: 'in-progress', retrying: 'retrying', failed: 'failed', done: 'done', bad: 'bad'};
+const COLUMN_HEADERS: Record<DocState, string> = {waiting: 'waiting (for next step)', in_progress: 'in-progress', retrying: 'retrying', failed: 'failed', done: 'done', bad: 'bad', excluded: 'excluded'};
 
 /**
  * The status table for people: one row per stage or step, one column per state; `edw list --stage ROW
@@ -44,13 +46,22 @@ export function printStatus(io: Io, status: StatusCounts): void {
 
 export function statusCommand(state: CliState): Command {
   return new Command('status')
-    .description('data-file documents per row (new and each step) and state (waiting, in progress, retrying, failed, done, bad)')
-    .option('--json', 'print {"total","stages","failed","in_progress","bad","rows","conflicted"}')
-    .action(async (options: {json?: boolean}, command: Command) => {
+    .description('data-file documents per row (new and each step) and state (waiting, in progress, retrying, failed, done, bad, excluded)')
+    .option('--json', 'print {"total","stages","failed","in_progress","bad","rows","conflicted"} (with --versions, also "versions")')
+    .option('--versions', 'also, per step, the documents whose latest completion is of the configured version (current) and those done by an older one')
+    .action(async (options: {json?: boolean; versions?: boolean}, command: Command) => {
       const config = readConfig(globals(command), state.io);
-      const status = await withStore(config, (store) => statusCounts(store, config.steps.map((s) => s.name)));
-      if (options.json) state.io.out(JSON.stringify(status));
-      else printStatus(state.io, status);
+      const chain = options.versions ? await configuredChain(config) : [];
+      const [status, versions] = await withStore(config, async (store) => [
+        await statusCounts(store, config.steps.map((s) => s.name)),
+        options.versions ? await versionCounts(store, chain) : undefined,
+      ] as const);
+      if (options.json) return state.io.out(JSON.stringify(versions ? {...status, versions} : status));
+      printStatus(state.io, status);
+      for (const [step, v] of Object.entries(versions ?? {})) {
+        const older = Object.entries(v.older).map(([version, n]) => `${n} by v${version || '-'}`).join(', ');
+        state.io.out(`${step}: ${v.current} current (v${v.configured})${older ? `, older: ${older}` : ''}`);
+      }
     });
 }
 
@@ -60,6 +71,7 @@ function describeListed({doc, state}: Listed, next: string | undefined): string 
   const at = (ms: number): string => new Date(ms).toISOString();
   const what =
     state === 'bad' ? `bad (status ${doc.status ?? '-'})`
+      : state === 'excluded' ? `excluded (period ${periodsInForce(doc).filter((m) => m.kind === 'exclude').map((m) => `${m.period}: ${m.reason}`).join('; ')})`
       : state === 'failed' ? `failed at ${edw.failed!.step} after ${plural(edw.failed!.attempts, 'attempt')}: ${edw.failed!.error}`
         : state === 'in_progress' ? `in progress: ${edw.claim!.step} by ${edw.claim!.owner} until ${at(edw.claim!.expires)}`
           : state === 'retrying' ? `retrying ${edw.retry!.step} at ${at(edw.retry!.next)} (${plural(edw.retry!.attempts, 'attempt')} failed): ${edw.retry!.error}`
@@ -81,6 +93,7 @@ interface ListCliOptions {
   failed?: boolean;
   done?: boolean;
   bad?: boolean;
+  excluded?: boolean;
   run?: string;
   limit: number;
   after?: string;
@@ -88,7 +101,7 @@ interface ListCliOptions {
   json?: boolean;
 }
 
-const STATE_OPTION: Record<DocState, keyof ListCliOptions> = {waiting: 'waiting', in_progress: 'inProgress', retrying: 'retrying', failed: 'failed', done: 'done', bad: 'bad'};
+const STATE_OPTION: Record<DocState, keyof ListCliOptions> = {waiting: 'waiting', in_progress: 'inProgress', retrying: 'retrying', failed: 'failed', done: 'done', bad: 'bad', excluded: 'excluded'};
 
 export function listCommand(state: CliState): Command {
   const command = new Command('list')
@@ -100,6 +113,7 @@ export function listCommand(state: CliState): Command {
     .option('--failed', 'only documents this step failed on for good')
     .option('--done', 'only documents that completed the last step')
     .option('--bad', 'only documents whose status is not "good"')
+    .option('--excluded', 'only documents in a period of kind exclude (edw period add), not processed')
     .option('--run <run>', 'only this run')
     .option('--limit <n>', 'at most this many', numberOption('--limit', {min: 1}), 100)
     .option('--after <id>', 'start after this document (the last of the previous page)')
@@ -147,7 +161,8 @@ function describeEntry(entry: ProcessEntry, index: number, process: readonly Pro
   const when = entry.finished ?? entry.started ?? '';
   const status = entry.superseded ? 'superseded' : entry.status ?? 'done (seed)';
   const what = entry.error ? `error: ${entry.error.message}` : entry.result?.outputs?.[0]?.path ?? entry.file ?? '';
-  let line = `${String(index + 1).padStart(3)}. ${entry.name.padEnd(20)} ${status.padEnd(11)} ${when}  ${entry.host ?? entry.hostname ?? ''} v${entry.version ?? '-'} #${entry.attempt ?? 1}  ${what}`;
+  const epoch = typeof entry.epoch === 'number' && entry.epoch > 0 ? ` (epoch ${entry.epoch})` : '';
+  let line = `${String(index + 1).padStart(3)}. ${entry.name.padEnd(20)} ${status.padEnd(11)} ${when}  ${entry.host ?? entry.hostname ?? ''} v${entry.version ?? '-'}${epoch} #${entry.attempt ?? 1}  ${what}`;
   if (entry.superseded) {
     const record = supersedingIndex(process, entry);
     const by = entry.superseded.by ?? {};
@@ -180,6 +195,8 @@ export function showCommand(state: CliState): Command {
       if (d.edw?.failed) io.out(`failed for good at ${d.edw.failed.step} after ${plural(d.edw.failed.attempts, 'attempt')}: ${d.edw.failed.error} (edw retry ${d._id})`);
       else if (d.edw?.retry) io.out(`retry of ${d.edw.retry.step} due at ${new Date(d.edw.retry.next).toISOString()}`);
       if (d.edw?.claim) io.out(`claimed by ${d.edw.claim.owner} for ${d.edw.claim.step} until ${new Date(d.edw.claim.expires).toISOString()}`);
+      for (const m of d.reprocess ?? []) io.out(`reprocess from ${m.step} at v${m.version} asked ${m.at} by ${m.by}: ${m.reason}`);
+      for (const m of d.periods ?? []) io.out(`period ${m.period} (${m.kind}) ${m.action === 'add' ? 'added' : 'removed'} ${m.at} by ${m.by}: ${m.reason}`);
       for (const prev of d.previous ?? []) io.out(`replaced ${String(prev.replaced)}: md5 was ${String(prev.md5sum)}, ${(prev.process as unknown[] | undefined)?.length ?? 0} entries kept`);
     });
 }

@@ -16,7 +16,7 @@ export const COUNTS_ID = 'edw-counts';
 /** A document's place: its stage, the state of its stage-view key, and the step it failed at for good. */
 export interface Place {
   stage: string;
-  state: 'bad' | 'failed' | 'retry' | 'ready';
+  state: 'bad' | 'excluded' | 'failed' | 'retry' | 'ready';
   failedStep?: string;
   /** The step of the claim it holds, when that claim is live at the time asked for (see `places`). */
   claimedFor?: string;

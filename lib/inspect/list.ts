@@ -59,7 +59,7 @@ function sourceKey(source: Source): string {
 }
 
 /** The stage-view state the documents of a state other than in progress are keyed under. */
-const VIEW_STATE: Record<Exclude<DocState, 'in_progress'>, ViewState> = {waiting: 'ready', done: 'ready', bad: 'bad', failed: 'failed', retrying: 'retry'};
+const VIEW_STATE: Record<Exclude<DocState, 'in_progress'>, ViewState> = {waiting: 'ready', done: 'ready', bad: 'bad', excluded: 'excluded', failed: 'failed', retrying: 'retry'};
 
 /** The sources of a row's documents in one state (or in every state), in the order they are listed. */
 function sourcesOf(steps: readonly string[], row: string, state: DocState | undefined): Source[] {

@@ -4,16 +4,17 @@ import {stageOf, viewStateOf, type DataFileDoc} from '../pipeline/index.js';
  * A document's state: the columns of `edw status` and the filters of `edw list` (`in_progress` is
  * `--in-progress`). Each document is in exactly one, decided in this order:
  * - `bad`: its status is not "good", so it is not processed;
+ * - `excluded`: in a period of kind exclude (`edw period add`), so it is not processed while that holds;
  * - `failed`: failed for good at the step after its stage, until `edw retry`;
  * - `in_progress`: a listener holds a live claim on it (a retry being run now included);
  * - `retrying`: a step failed in a way that may pass, and is tried again at `edw.retry.next`;
  * - `done`: no configured step follows its stage (the last step's stage);
  * - `waiting`: for the step that follows its stage.
  */
-export type DocState = 'waiting' | 'in_progress' | 'retrying' | 'failed' | 'done' | 'bad';
+export type DocState = 'waiting' | 'in_progress' | 'retrying' | 'failed' | 'done' | 'bad' | 'excluded';
 
 /** The states in the order the status table shows them. */
-export const DOC_STATES: readonly DocState[] = ['waiting', 'in_progress', 'retrying', 'failed', 'done', 'bad'];
+export const DOC_STATES: readonly DocState[] = ['waiting', 'in_progress', 'retrying', 'failed', 'done', 'bad', 'excluded'];
 
 /**
  * The states of a document inside a step (the one after its stage): it is counted in that step's row,
@@ -47,7 +48,7 @@ export function nextStep(steps: readonly string[], stage: string): string | unde
 export function cellOf(steps: readonly string[], stage: string, viewState: ViewState, claimed: boolean): Cell {
   const next = nextStep(steps, stage);
   const state: DocState =
-    viewState === 'bad' || viewState === 'failed' ? viewState
+    viewState === 'bad' || viewState === 'failed' || viewState === 'excluded' ? viewState
       : claimed ? 'in_progress'
         : viewState === 'retry' ? 'retrying'
           : next !== undefined ? 'waiting' : 'done';

@@ -1,4 +1,5 @@
 import type {Doc} from '../store/index.js';
+import {isExcluded, type PeriodMark} from './periods.js';
 import {isSuperseded, type SupersededMark} from './record.js';
 
 /** One entry of a document's `process` array. Entries in the seed's shape carry only `name` and results. */
@@ -39,6 +40,23 @@ export interface StepResult {
   [field: string]: unknown;
 }
 
+/**
+ * A reprocessing asked for by `edw reprocess`: step `step` (following stage `after`) and every step
+ * after it run again at `version`, appending new entries. The marks are append-only; their count is
+ * the document's *epoch*, and each entry records the epoch its claim was taken in (`epoch`, absent for
+ * 0), so the stage and "completed already" look at the entries of the current epoch only.
+ */
+export interface ReprocessMark {
+  /** The `reprocess:<id>` record's id part. */
+  id: string;
+  step: string;
+  after: string;
+  version: string;
+  reason: string;
+  at: string;
+  by: string;
+}
+
 /** A claim: the listener that works on the document now, until `expires` (epoch ms). */
 export interface Claim {
   step: string;
@@ -50,6 +68,8 @@ export interface Claim {
   token: number;
   expires: number;
   since: string;
+  /** The document's epoch when claimed (reprocessings asked for), recorded with the entry. @default 0 */
+  epoch?: number;
 }
 
 /** edw's own bookkeeping on a data-file document, all under `edw`. */
@@ -71,9 +91,15 @@ export interface DataFileDoc extends Doc {
   bytes?: number;
   status?: string;
   datecreated?: number;
+  /** The file's modification time when registered (epoch seconds): the time periods place it by. */
+  file_mtime?: number;
   original_file?: string;
   conditions?: Record<string, unknown>;
   edw?: EdwState;
+  /** Append-only marks of the reprocessings asked for (`edw reprocess`): how many there are is the document's epoch. */
+  reprocess?: ReprocessMark[];
+  /** Append-only marks of the periods the file was put in and taken out of (`edw period`). */
+  periods?: PeriodMark[];
   previous?: Array<Record<string, unknown>>;
 }
 
@@ -86,21 +112,33 @@ export function isCompleted(entry: ProcessEntry): boolean {
   return !!entry && typeof entry.name === 'string' && (entry.status === undefined || entry.status === 'done');
 }
 
+/** The document's epoch: how many reprocessings were asked for (`edw reprocess`). */
+export function epochOf(doc: {reprocess?: unknown}): number {
+  return Array.isArray(doc.reprocess) ? doc.reprocess.length : 0;
+}
+
+/** The epoch an entry was written in (the claim's): 0 for entries from before any reprocessing. */
+export function entryEpoch(entry: ProcessEntry): number {
+  return typeof entry.epoch === 'number' ? entry.epoch : 0;
+}
+
 /** A completed entry that is not marked as superseded: a completion of record (see record.ts). */
 export function isOfRecord(entry: ProcessEntry): boolean {
   return isCompleted(entry) && !isSuperseded(entry);
 }
 
 /**
- * The document's stage: the name of its last completion of record, `new` when none (a superseded
- * re-execution does not count). Same rule as the design doc's `lib/stage.js`.
+ * The document's stage: the name of its last completion of record of the current epoch (a superseded
+ * re-execution does not count); when there is none, the stage the last reprocessing starts from
+ * (`after` of its mark), or `new`. Same rule as the design doc's `lib/stage.js`.
  */
 export function stageOf(doc: DataFileDoc): string {
+  const epoch = epochOf(doc);
   for (let i = doc.process.length - 1; i >= 0; i--) {
     const entry = doc.process[i]!;
-    if (isOfRecord(entry)) return entry.name;
+    if (isOfRecord(entry) && entryEpoch(entry) === epoch) return entry.name;
   }
-  return 'new';
+  return epoch > 0 ? doc.reprocess![epoch - 1]!.after : 'new';
 }
 
 /** The last completion of record of a step (any version), if any: where the step's output is. */
@@ -113,12 +151,13 @@ export function completedEntry(doc: DataFileDoc, step: string): ProcessEntry | u
 }
 
 /**
- * Whether the document already holds a completed entry for this step and version (seed entries have
- * no version and count for any). A superseded one counts too: the step did complete, and running it a
- * third time would add nothing.
+ * Whether the document already holds a completed entry for this step and version in its current epoch
+ * (seed entries have no version and count for any). A superseded one counts too: the step did
+ * complete, and running it a third time would add nothing.
  */
 export function hasCompleted(doc: DataFileDoc, step: string, version: string): boolean {
-  return doc.process.some((e) => e.name === step && isCompleted(e) && (e.version === undefined || e.version === version));
+  const epoch = epochOf(doc);
+  return doc.process.some((e) => e.name === step && isCompleted(e) && entryEpoch(e) === epoch && (e.version === undefined || e.version === version));
 }
 
 /** Where a completed entry says its output is: its first output, or the seed's `file`. */
@@ -136,11 +175,13 @@ export function inputOf(doc: DataFileDoc, after: string): string | undefined {
 }
 
 /**
- * The state part of a document's stage-view key: `bad` (status not good), `failed` (failed for good),
- * `retry` (waiting for its next try) or `ready`. Same rule as design-docs/edw/views/stage/map.js.
+ * The state part of a document's stage-view key: `bad` (status not good), `excluded` (in a period of
+ * kind exclude), `failed` (failed for good), `retry` (waiting for its next try) or `ready`. Same rule
+ * as design-docs/edw/views/stage/map.js.
  */
-export function viewStateOf(doc: DataFileDoc): 'bad' | 'failed' | 'retry' | 'ready' {
+export function viewStateOf(doc: DataFileDoc): 'bad' | 'excluded' | 'failed' | 'retry' | 'ready' {
   if (doc.status !== 'good') return 'bad';
+  if (isExcluded(doc)) return 'excluded';
   if (doc.edw?.failed) return 'failed';
   if (doc.edw?.retry) return 'retry';
   return 'ready';

@@ -19,7 +19,8 @@ function sameJson(a: unknown, b: unknown): boolean {
  * marked as superseded and another did not is one entry, kept with its mark (the winner's mark when the
  * winner has one: a mark is never changed). Then, of two completions of one step and version, every one
  * but the completion of record is marked (record.ts), so the result is the same whichever revision
- * won. Every other field is the winner's. Pure: the same revisions always give the same document; the
+ * won. Period and reprocessing marks are the winner's followed by those only a loser holds. Every
+ * other field is the winner's. Pure: the same revisions always give the same document; the
  * winner's entries are kept unchanged or with a mark added, which validate_doc_update allows.
  */
 export function mergeRevisions(winner: DataFileDoc, losers: DataFileDoc[]): DataFileDoc {
@@ -46,5 +47,20 @@ export function mergeRevisions(winner: DataFileDoc, losers: DataFileDoc[]): Data
   const time = (e: ProcessEntry): string => (typeof e.finished === 'string' ? e.finished : typeof e.started === 'string' ? e.started : '');
   const sorted = entries.map((entry, index) => ({entry, index})).sort((a, b) => time(a.entry).localeCompare(time(b.entry)) || a.index - b.index).map((x) => x.entry);
   const {_conflicts, ...rest} = winner;
-  return {...rest, process: markSuperseded(sorted)};
+  const merged: DataFileDoc = {...rest, process: markSuperseded(sorted)};
+  // Period and reprocessing marks are append-only too: the winner's, then each mark only a loser has.
+  for (const field of ['periods', 'reprocess'] as const) {
+    const marks = unionMarks(winner[field], losers.map((l) => l[field]));
+    if (marks) (merged as Record<string, unknown>)[field] = marks;
+  }
+  return merged;
+}
+
+/** The winner's marks in their order, then those only losers hold, ordered by `at`; undefined when none has any. */
+function unionMarks(winner: Array<{at: string}> | undefined, losers: Array<Array<{at: string}> | undefined>): Array<{at: string}> | undefined {
+  const kept = [...(winner ?? [])];
+  const extra = losers.flatMap((marks) => marks ?? []).filter((m, i, all) => !kept.some((k) => sameJson(k, m)) && all.findIndex((o) => sameJson(o, m)) === i);
+  extra.sort((a, b) => String(a.at).localeCompare(String(b.at)));
+  const all = [...kept, ...extra];
+  return all.length || winner ? all : undefined;
 }

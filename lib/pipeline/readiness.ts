@@ -1,4 +1,5 @@
 import {hasCompleted, isDataFile, stageOf} from './document.js';
+import {isExcluded} from './periods.js';
 import type {Doc} from '../store/index.js';
 
 /** What a listener for one step should do with a document now. */
@@ -9,6 +10,8 @@ export type Readiness =
   | {kind: 'failed'}
   | {kind: 'done'}
   | {kind: 'bad'}
+  /** In a period of kind exclude (`edw period add`): not processed while it holds. */
+  | {kind: 'excluded'}
   | {kind: 'elsewhere'};
 
 export interface StepIdentity {
@@ -23,6 +26,7 @@ export function readiness(doc: Doc | null, step: StepIdentity, now: number, owne
   if (hasCompleted(doc, step.name, step.version)) return {kind: 'done'};
   if (stageOf(doc) !== step.after) return {kind: 'elsewhere'};
   if (doc.status !== 'good') return {kind: 'bad'};
+  if (isExcluded(doc)) return {kind: 'excluded'};
   const edw = doc.edw ?? {};
   if (edw.failed) return {kind: 'failed'};
   const claim = edw.claim;

@@ -97,7 +97,10 @@ export function supersededBy(record: ProcessEntry): SupersededMark {
   return {by};
 }
 
-const groupKey = (entry: ProcessEntry): string => `${entry.name}\u0000${entry.version}`;
+// Completions of one step and version in different epochs (a reprocessing at the same version) are
+// different runs asked for, not re-executions of one: each epoch has its own completion of record.
+const epochKey = (entry: ProcessEntry): string => (typeof entry.epoch === 'number' && entry.epoch > 0 ? `\u0000${entry.epoch}` : '');
+const groupKey = (entry: ProcessEntry): string => `${entry.name}\u0000${entry.version}${epochKey(entry)}`;
 
 /** Index in `process` of the completion of record of each step and version that has an unmarked completion. */
 function recordIndexes(process: readonly ProcessEntry[]): Map<string, {record: number; others: number[]}> {
@@ -117,8 +120,8 @@ function recordIndexes(process: readonly ProcessEntry[]): Map<string, {record: n
 }
 
 /** The completion of record of a step and version in `process`, if it holds a completion of it. */
-export function recordOf(process: readonly ProcessEntry[], name: string, version: string): ProcessEntry | undefined {
-  const group = recordIndexes(process).get(`${name}\u0000${version}`);
+export function recordOf(process: readonly ProcessEntry[], name: string, version: string, epoch = 0): ProcessEntry | undefined {
+  const group = recordIndexes(process).get(groupKey({name, version, epoch}));
   return group ? process[group.record] : undefined;
 }
 
@@ -130,7 +133,7 @@ export function recordOf(process: readonly ProcessEntry[], name: string, version
 export function supersedingIndex(process: readonly ProcessEntry[], entry: ProcessEntry): number {
   const by = entry.superseded?.by;
   if (!by || typeof by !== 'object') return -1;
-  return process.findIndex((e) => e !== entry && isCandidate(e) && e.name === entry.name && e.version === entry.version
+  return process.findIndex((e) => e !== entry && isCandidate(e) && groupKey(e) === groupKey(entry)
     && Object.entries(by).every(([field, value]) => e[field] === value));
 }
 

@@ -3,8 +3,8 @@ import {basename, extname, join, resolve} from 'node:path';
 import md5File from 'md5-file';
 import PQueue from 'p-queue';
 import picomatch from 'picomatch';
-import type {DataFileDoc} from '../pipeline/index.js';
-import {isDataFile} from '../pipeline/index.js';
+import {inPeriod, isDataFile, periodMark, periodsInForce, type DataFileDoc, type PeriodDoc} from '../pipeline/index.js';
+import {activePeriods, changeFiles, whoAmI} from '../provenance/index.js';
 import type {Doc, Store} from '../store/index.js';
 
 export interface RegisterOptions {
@@ -119,15 +119,17 @@ function decide(existing: Doc | null, fresh: DataFileDoc, replace: boolean, now:
   if (!replace) {
     return {verdict: `document ${fresh._id} is registered with md5 ${existing.md5sum ?? 'none'}, file has ${fresh.md5sum} (use --replace to register it again)`};
   }
-  const {_id, _rev, edw, previous, process, ...old} = existing;
+  const {_id, _rev, edw, previous, process, periods, reprocess, ...old} = existing;
   const history = {
     md5sum: old.md5sum, bytes: old.bytes, original_file: old.original_file, datecreated: old.datecreated,
-    replaced: new Date(now).toISOString(), process,
+    replaced: new Date(now).toISOString(), process, ...(reprocess ? {reprocess} : {}),
   };
   // The token counter carries over: a listener still working on the old file must not find its token
   // handed out again and record the old file's result on the new registration.
   const token = Math.max(edw?.token ?? 0, edw?.claim?.token ?? 0);
-  return {doc: {...fresh, _rev, previous: [...(previous ?? []), history], ...(token ? {edw: {token}} : {})}, verdict: 'replaced'};
+  // The file's period marks stay (append-only): its time is the same file's, and a new mark is added only for a period it was not in.
+  const marks = [...(periods ?? []), ...(fresh.periods ?? []).filter((m) => !periods?.some((p) => p.period === m.period))];
+  return {doc: {...fresh, _rev, previous: [...(previous ?? []), history], ...(marks.length ? {periods: marks} : {}), ...(token ? {edw: {token}} : {})}, verdict: 'replaced'};
 }
 
 /** Register data files: one document each, written in `_bulk_docs` batches. Never changes a document it refuses. */
@@ -139,6 +141,10 @@ export async function registerFiles(options: RegisterOptions): Promise<RegisterR
   const batchSize = options.batchSize ?? 500;
   const hashing = new PQueue({concurrency: options.hashConcurrency ?? 4});
   const hashFile = options.hashFile ?? md5File;
+  // A file that falls in a period in force is marked as it is registered; one added while this call
+  // runs is looked for again at the end (markLatePeriods).
+  const periods: PeriodDoc[] = candidates.length ? await activePeriods(options.store) : [];
+  const by = periods.length ? whoAmI() : '';
   let done = 0;
   for (let start = 0; start < candidates.length; start += batchSize) {
     const batch = candidates.slice(start, start + batchSize);
@@ -147,9 +153,11 @@ export async function registerFiles(options: RegisterOptions): Promise<RegisterR
         const [md5sum, info] = await Promise.all([hashFile(c.path), stat(c.path)]);
         const doc: DataFileDoc = {
           _id: c.id, run: runPattern.exec(c.id)?.[1] ?? c.id, md5sum, bytes: info.size, original_file: c.path,
-          datecreated: now() / 1000, status: 'good', conditions: options.conditions ?? {}, process: [],
+          datecreated: now() / 1000, file_mtime: info.mtimeMs / 1000, status: 'good', conditions: options.conditions ?? {}, process: [],
         };
-        return doc;
+        const at = new Date(now()).toISOString();
+        const marks = periods.filter((period) => inPeriod(period, doc)).map((period) => periodMark(period, 'add', by, at));
+        return marks.length ? {...doc, periods: marks} : doc;
       } catch (error) {
         report.missing.push({path: c.path, reason: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`});
         return null;
@@ -182,5 +190,21 @@ export async function registerFiles(options: RegisterOptions): Promise<RegisterR
     done += batch.length;
     options.onProgress?.(done, candidates.length);
   }
+  await markLatePeriods(options.store, periods, [...report.created, ...report.replaced]);
   return report;
+}
+
+/**
+ * Periods added while the files were being registered: `edw period add` writes its period, then marks
+ * the files it finds; a file written after that search is marked here, read after every write (one
+ * of the two always sees the other).
+ */
+async function markLatePeriods(store: Store, known: PeriodDoc[], ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  const late = (await activePeriods(store)).filter((p) => !known.some((k) => k._id === p._id));
+  if (late.length === 0) return;
+  await changeFiles(store, ids, (doc) => {
+    const marks = late.filter((p) => inPeriod(p, doc) && !periodsInForce(doc).some((m) => m.period === p.name)).map((p) => periodMark(p, 'add', p.by, p.at));
+    return marks.length ? {...doc, periods: [...(doc.periods ?? []), ...marks]} : null;
+  });
 }

@@ -1,6 +1,6 @@
 import {hostname} from 'node:os';
 import {EdwError} from '../errors/index.js';
-import {markSuperseded, withoutMark, type Claim, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
+import {epochOf, markSuperseded, withoutMark, type Claim, type DataFileDoc, type ProcessEntry} from '../pipeline/index.js';
 import {backoffDelay} from './backoff.js';
 import type {StepOutcome} from './execute.js';
 
@@ -32,6 +32,9 @@ export function withClaim(doc: DataFileDoc, spec: ClaimSpec): {doc: DataFileDoc;
   const claim: Claim = {
     step: spec.step, version: spec.version, owner: spec.owner, host: spec.host, pid: spec.pid,
     token, expires: spec.now + spec.leaseMs, since: new Date(spec.now).toISOString(),
+    // The entry is of the epoch the claim was taken in: a reprocessing asked for while this step runs
+    // does not count it as the new run.
+    ...(epochOf(doc) > 0 ? {epoch: epochOf(doc)} : {}),
   };
   return {doc: {...doc, edw: {...edw, token, claim}}, claim};
 }
@@ -94,7 +97,11 @@ function stamped(entry: ProcessEntry, token: number): ProcessEntry {
 export function hasEntry(doc: DataFileDoc | null, entry: ProcessEntry, token: number): boolean {
   if (!doc || !Array.isArray(doc.process)) return false;
   const wanted = JSON.stringify(stamped(entry, token));
-  return doc.process.some((e) => JSON.stringify(withoutMark(e)) === wanted);
+  // The written entry also carries its claim's epoch (withEntry), which `entry` does not have.
+  return doc.process.some((e) => {
+    const {epoch: _epoch, ...written} = withoutMark(e);
+    return JSON.stringify(written) === wanted;
+  });
 }
 
 /**
@@ -105,7 +112,8 @@ export function hasEntry(doc: DataFileDoc | null, entry: ProcessEntry, token: nu
  */
 export function withEntry(doc: DataFileDoc | null, token: number, owner: string, entry: ProcessEntry, outcome: Outcome): DataFileDoc {
   doc = holding(doc, token, owner);
-  const {claim: _released, retry: _retry, failed: _failed, ...edw} = doc.edw!;
+  const {claim, retry: _retry, failed: _failed, ...edw} = doc.edw!;
+  if (claim?.epoch) entry = {...entry, epoch: claim.epoch};
   const message = entry.error?.message ?? '';
   const state =
     outcome.kind === 'retry'

@@ -1,4 +1,4 @@
-import {hostname} from 'node:os';
+import {hostname, userInfo} from 'node:os';
 import {errorMessage, isRetryable, StepError, UnavailableError} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
 import {inputOf, type DataFileDoc, type ProcessEntry, type StepResult} from '../pipeline/index.js';
@@ -35,6 +35,23 @@ export interface StepOutcome {
   interrupted?: Interruption;
 }
 
+/** The user this process runs as (recorded with each entry: who ran it), or none when the system has no name for it. */
+const USER = ((): string | undefined => {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Setting names that may hold a secret (or where one is): left out of the recorded settings. */
+const SECRET = /pass|token|secret|key|credential|auth/i;
+
+/** The settings a step ran with, as recorded in its entry: every key but those that may hold a secret. */
+export function publicSettings(settings: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(settings).filter(([key]) => !SECRET.test(key)));
+}
+
 /** Run a step once on a document and describe the attempt as a process entry (status done or failed). */
 export async function executeStep(options: ExecuteOptions): Promise<StepOutcome> {
   const {step} = options;
@@ -59,11 +76,15 @@ export async function executeStep(options: ExecuteOptions): Promise<StepOutcome>
 async function attemptStep(options: ExecuteOptions, signal: AbortSignal): Promise<StepOutcome> {
   const {step, doc, attempt} = options;
   const started = new Date();
-  const base = {name: step.name, started: started.toISOString(), host: hostname(), version: step.version, attempt};
+  const code = await step.identify?.().catch(() => undefined);
+  const base = {
+    name: step.name, started: started.toISOString(), host: hostname(), ...(USER ? {user: USER} : {}), version: step.version, attempt,
+    ...(code ? {code} : {}), settings: publicSettings(step.settings),
+  };
   try {
     const input = inputOf(doc, step.after);
     const result: StepResult = await Promise.race([
-      step.run(doc, {step: step.name, settings: step.settings, input, attempt, log: options.log, signal, store: options.store}),
+      step.run(doc, {step: step.name, version: step.version, settings: step.settings, input, attempt, log: options.log, signal, store: options.store}),
       whenAborted(signal),
     ]);
     return {entry: {...base, status: 'done', finished: new Date().toISOString(), result: result ?? {}}, retryable: false};

@@ -4,7 +4,8 @@ export {deleteOldHeartbeats, Heartbeat, heartbeatId, heartbeatState, type Heartb
 export {Runner, type Progress, type RunnerOptions, type RunSummary, type StepCounts} from './runner.js';
 export {updateDocument, type UpdateOptions} from './update.js';
 export {ClaimLostError} from './claim.js';
-export type {ChainStep, Step, StepContext} from './step.js';
+export type {ChainStep, CodeIdentity, Step, StepContext} from './step.js';
+export {publicSettings} from './execute.js';
 export {resolveConflicts} from './conflicts.js';
 export {Reachability, type ReachabilityOptions} from './reachability.js';
 export {ConflictKeeper, type ConflictKeeperOptions} from './conflict-keeper.js';

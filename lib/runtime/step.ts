@@ -6,6 +6,8 @@ import type {Store} from '../store/index.js';
 export interface StepContext {
   /** The step's name as configured (the `name` of the entry it produces). */
   step: string;
+  /** The step's version as configured (recorded with its entry): outputs named after it are not overwritten by another version's. */
+  version: string;
   /** Every key of the step's `[step.NAME]` section, as strings (paths made absolute). */
   settings: Record<string, string>;
   /** The previous step's recorded output (the original file for the first step); undefined when none is recorded. */
@@ -35,6 +37,20 @@ export interface Step {
   close?(): Promise<void>;
 }
 
+/**
+ * What code a step ran: for command and module steps the md5 of the executable or module file and,
+ * when that file is in a git work tree, its commit and whether the tree had changes; for built-in
+ * steps the edw release they ship with. Recorded as `code` in every entry.
+ */
+export interface CodeIdentity {
+  /** The executable or module file. */
+  file?: string;
+  md5?: string;
+  git?: {commit: string; dirty: boolean};
+  /** Built-in steps: `edw <version>`. */
+  builtin?: string;
+}
+
 /** A step bound to its place in the chain. */
 export interface ChainStep extends Step {
   name: string;
@@ -44,4 +60,6 @@ export interface ChainStep extends Step {
   attempts: number;
   timeoutMs: number;
   settings: Record<string, string>;
+  /** The code the step runs now (asked before each attempt; cheap when the file has not changed). @default none recorded */
+  identify?: () => Promise<CodeIdentity | undefined>;
 }

@@ -19,6 +19,10 @@ export interface BenchOptions {
   statusOnly: boolean;
   /** Documents in the status study. @default 100000 */
   statusDocs: number;
+  /** Only the lineage timing (`edw lineage` over `lineageDetections` detections, embedded). @default false */
+  lineageOnly: boolean;
+  /** Detections in the lineage timing. @default 100000 */
+  lineageDetections: number;
   /** Only the `edw query` study (at `queryDocs` documents). @default false */
   queryOnly: boolean;
   /** Documents in the query study. @default 100000 */
@@ -37,6 +41,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --concurrency N      each no-op step's concurrency (default 16)
   --status-only        only time three ways of counting documents per stage (edw status) at --status-docs documents
   --status-docs N      documents in the status study (default 100000)
+  --lineage-only       only time edw lineage of a detection on the embedded database holding --lineage-detections
+  --lineage-detections N  detections in the lineage timing (default 100000)
   --query-only         only time edw query answering a 1% filter at --query-docs documents (bench/query.json)
   --query-docs N       documents in the query study (default 100000)`;
 
@@ -54,6 +60,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       concurrency: {type: 'string'},
       'status-only': {type: 'boolean', default: false},
       'status-docs': {type: 'string'},
+      'lineage-only': {type: 'boolean', default: false},
+      'lineage-detections': {type: 'string'},
       'query-only': {type: 'boolean', default: false},
       'query-docs': {type: 'string'},
       help: {type: 'boolean', short: 'h', default: false},
@@ -79,11 +87,13 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
     url: values.url,
     only: values.only === 'bullmq' ? [] : values.only ? [values.only as BackendName] : ['embedded', 'server'],
     bullmq: values.only === undefined || values.only === 'bullmq',
-    out: values.out ?? (statusOnly ? 'bench/status.json' : queryOnly ? 'bench/query.json' : 'bench/results.json'),
+    out: values.out ?? (statusOnly ? 'bench/status.json' : queryOnly ? 'bench/query.json' : values['lineage-only'] ? 'bench/lineage.json' : 'bench/results.json'),
     concurrency: whole('concurrency', values.concurrency, 16, 1),
     statusOnly,
     statusDocs: whole('status-docs', values['status-docs'], 100_000, 10),
     queryOnly,
     queryDocs: whole('query-docs', values['query-docs'], 100_000, 100),
+    lineageOnly: values['lineage-only']!,
+    lineageDetections: whole('lineage-detections', values['lineage-detections'], 100_000, 100),
   };
 }

@@ -19,6 +19,18 @@ export async function edw(...argv: string[]): Promise<CliResult> {
   return {code, out, err};
 }
 
+/** Run the compiled edw in a child process to its end, capturing its output (lines) and exit code. */
+export async function edwChild(...argv: string[]): Promise<CliResult> {
+  const child = spawn(process.execPath, [BIN, ...argv], {stdio: ['ignore', 'pipe', 'pipe']});
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  const lines = (text: string): string[] => (text === '' ? [] : text.replace(/\n$/, '').split('\n'));
+  return {code, out: lines(out), err: lines(err)};
+}
+
 /** A running `edw` child process whose stderr lines can be waited on. */
 export interface EdwProcess {
   child: ChildProcess;
