@@ -139,3 +139,14 @@ test('a design doc diff names added, changed and removed functions', (t) => {
   t.deepEqual(change.added, ['filters.stages']);
   t.is(diffDesignDoc(design, design).action, 'unchanged');
 });
+
+test("the provenance design document is left out of CouchDB's background indexing, and a database whose copy lacks that is given it", async (t) => {
+  const docs = await compileDesignDocs(DESIGN_DOCS_DIR);
+  const provenance = docs.find((d) => d._id === '_design/edw-provenance')!;
+  const main = docs.find((d) => d._id === '_design/edw')!;
+  t.is(provenance.autoupdate, false);
+  t.is(main.autoupdate, undefined, 'the stage view stays warm: listeners query it');
+  const {autoupdate: _, ...older} = provenance;
+  t.deepEqual(diffDesignDoc(provenance, older).added, ['autoupdate']);
+  t.is(diffDesignDoc(provenance, provenance).action, 'unchanged');
+});

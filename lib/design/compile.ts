@@ -10,6 +10,11 @@ export interface DesignDoc {
   views?: Record<string, {map: string; reduce?: string}>;
   filters?: Record<string, string>;
   validate_doc_update?: string;
+  /**
+   * false: CouchDB's background indexer (ken) leaves this document's views alone; they are brought up
+   * to date when queried. From `autoupdate.json` in the design folder.
+   */
+  autoupdate?: boolean;
 }
 
 const INCLUDE = /^[ \t]*\/\/ !code (\S+)[ \t]*$/gm;
@@ -59,6 +64,17 @@ export async function compileDesignDoc(folder: string, name: string): Promise<De
   }
   const validate = join(folder, 'validate_doc_update.js');
   if (await stat(validate).catch(() => null)) doc.validate_doc_update = await readFunction(folder, 'validate_doc_update.js');
+  const autoupdate = join(folder, 'autoupdate.json');
+  if (await stat(autoupdate).catch(() => null)) {
+    let value: unknown;
+    try {
+      value = JSON.parse(await readFile(autoupdate, 'utf8'));
+    } catch {
+      value = undefined;
+    }
+    if (typeof value !== 'boolean') throw new ConfigError(`${relative(process.cwd(), autoupdate)}: expected true or false`);
+    doc.autoupdate = value;
+  }
   return doc;
 }
 
@@ -83,5 +99,7 @@ export function designFunctions(doc: DesignDoc): Array<[string, string]> {
   }
   for (const [name, source] of Object.entries(doc.filters ?? {})) out.push([`filters.${name}`, source]);
   if (doc.validate_doc_update !== undefined) out.push(['validate_doc_update', doc.validate_doc_update]);
+  // Not a function, but part of what a database must hold for this edw: a change is pushed like one.
+  if (doc.autoupdate !== undefined) out.push(['autoupdate', String(doc.autoupdate)]);
   return out;
 }
