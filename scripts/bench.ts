@@ -5,7 +5,7 @@
  *
  *   node dist/scripts/bench.js [--full] [--docs N] [--url URL] [--only embedded|server|bullmq] [--out PATH]
  *                              [--concurrency N] [--status-only [--status-docs N]] [--query-only [--query-docs N]]
- *                              [--lineage-only [--lineage-detections N]]
+ *                              [--lineage-only [--lineage-detections N]] [--serve-only [--serve-docs N]]
  *
  * Exit code: 0 done, 1 a measurement failed (the others still ran and are written), 2 bad usage.
  */
@@ -21,6 +21,7 @@ import {backendResult, bullResult, describeMachine, formatProfile, formatTable, 
 import {runBackend} from './bench/run-backend.js';
 import {runStatusStudy, formatStatusStudy, type StatusStudy} from './bench/status-study.js';
 import {formatQueryStudy, runQueryStudy, type QueryStudy} from './bench/query-study.js';
+import {formatServeStudy, runServeStudy, type ServeStudy} from './bench/serve-study.js';
 import {now} from './bench/stats.js';
 
 const note = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -138,6 +139,25 @@ async function runLineageOnly(options: BenchOptions): Promise<void> {
   process.stdout.write(`\ntotal: ${Math.round(seconds)} s; figures written to ${options.out}\n`);
 }
 
+async function runServeOnly(options: BenchOptions): Promise<void> {
+  const start = now();
+  const studies: Partial<Record<BackendName, ServeStudy>> = {};
+  for (const name of options.only) {
+    const backend = await openBackend(name, options);
+    try {
+      note(`bench: ${name}: ${backend.database}: serve study at ${options.serveDocs} documents`);
+      studies[name] = await runServeStudy(backend, {docs: options.serveDocs, note});
+    } finally {
+      await backend.close();
+    }
+  }
+  const seconds = (now() - start) / 1000;
+  await mkdir(dirname(resolve(options.out)), {recursive: true});
+  await writeFile(options.out, `${JSON.stringify({machine: describeMachine(), run: {seconds: Math.round(seconds)}, serve: studies}, null, 2)}\n`);
+  for (const line of formatServeStudy(studies)) process.stdout.write(`${line}\n`);
+  process.stdout.write(`\ntotal: ${Math.round(seconds)} s; figures written to ${options.out}\n`);
+}
+
 /** Run the bench; the exit code: 0 done, 1 a measurement failed, 2 bad usage. */
 export async function main(argv: string[]): Promise<number> {
   let options: BenchOptions | 'help';
@@ -162,6 +182,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (options.lineageOnly) {
       await runLineageOnly(options);
+      return 0;
+    }
+    if (options.serveOnly) {
+      await runServeOnly(options);
       return 0;
     }
     return (await runMain(options)) ? 0 : 1;

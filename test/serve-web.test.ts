@@ -9,29 +9,13 @@ import {silentLogger} from '../lib/log/index.js';
 import {startServer} from '../lib/serve/index.js';
 import type {Doc} from '../lib/store/index.js';
 import {forEachBackend} from './helpers/backends.js';
+import {eventsOf, type ServerEvent} from '../scripts/support/event-stream.js';
 
 const CHAIN = [{name: 'move_to_sps', after: 'new'}, {name: 'signal_processing', after: 'move_to_sps'}, {name: 'ingest_detections', after: 'signal_processing'}];
 const file = (id: string): Doc => ({_id: id, status: 'good', run: 'r', md5sum: 'x', process: []});
 
-/** The events of an event stream, as they arrive. */
-async function* eventsOf(response: Response): AsyncGenerator<{event: string; data: any}> {
-  const decoder = new TextDecoder();
-  let buffered = '';
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    buffered += decoder.decode(chunk, {stream: true});
-    let end: number;
-    while ((end = buffered.indexOf('\n\n')) >= 0) {
-      const block = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event && data !== undefined) yield {event, data: JSON.parse(data)};
-    }
-  }
-}
-
 /** The next event named `name` whose data passes `accept`, skipping others. */
-async function next(events: AsyncGenerator<{event: string; data: any}>, name: string, accept: (data: any) => boolean = () => true): Promise<any> {
+async function next(events: AsyncGenerator<ServerEvent>, name: string, accept: (data: any) => boolean = () => true): Promise<any> {
   for (;;) {
     const {value, done} = await events.next();
     if (done) throw new Error(`the stream ended before a ${name} event`);

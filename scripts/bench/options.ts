@@ -27,6 +27,10 @@ export interface BenchOptions {
   queryOnly: boolean;
   /** Documents in the query study. @default 100000 */
   queryDocs: number;
+  /** Only the edw serve study (at `serveDocs` documents), not the main figures. @default false */
+  serveOnly: boolean;
+  /** Documents in the serve study. @default 100000 */
+  serveDocs: number;
   full: boolean;
 }
 
@@ -37,14 +41,18 @@ export const USAGE = `usage: npm run bench -- [options]
                        default EDW_TEST_COUCHDB_URL, else a pouchdb-server on disk started by the bench
   --only WHAT          embedded, server or bullmq (default: all three; BullMQ only where redis-server is
                        installed, on a redis-server the bench starts)
-  --out PATH           where to write the JSON (default bench/results.json, bench/status.json with --status-only)
+  --out PATH           where to write the JSON (default bench/results.json; bench/status.json with --status-only,
+                       bench/serve.json with --serve-only)
   --concurrency N      each no-op step's concurrency (default 16)
   --status-only        only time three ways of counting documents per stage (edw status) at --status-docs documents
   --status-docs N      documents in the status study (default 100000)
   --lineage-only       only time edw lineage of a detection on the embedded database holding --lineage-detections
   --lineage-detections N  detections in the lineage timing (default 100000)
   --query-only         only time edw query answering a 1% filter at --query-docs documents (bench/query.json)
-  --query-docs N       documents in the query study (default 100000)`;
+  --query-docs N       documents in the query study (default 100000)
+  --serve-only         only edw serve under load: /api/v1/status and documents pages at 50 concurrent clients,
+                       server-sent events to 100 clients, at --serve-docs documents
+  --serve-docs N       documents in the serve study (default 100000)`;
 
 /** Parse argv; throws a TypeError naming the bad option (the bench exits 2 on it). */
 export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
@@ -64,6 +72,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
       'lineage-detections': {type: 'string'},
       'query-only': {type: 'boolean', default: false},
       'query-docs': {type: 'string'},
+      'serve-only': {type: 'boolean', default: false},
+      'serve-docs': {type: 'string'},
       help: {type: 'boolean', short: 'h', default: false},
     },
   });
@@ -80,20 +90,25 @@ export function parseBenchOptions(argv: string[]): BenchOptions | 'help' {
   if (values.url !== undefined && !/^https?:\/\//i.test(values.url)) throw new TypeError('--url: expected an http(s) URL of a server root');
   const statusOnly = values['status-only']!;
   const queryOnly = values['query-only']!;
-  if (statusOnly && queryOnly) throw new TypeError('--status-only and --query-only: give one');
+  const serveOnly = values['serve-only']!;
+  const lineageOnly = values['lineage-only']!;
+  const studies = Object.entries({'--status-only': statusOnly, '--query-only': queryOnly, '--serve-only': serveOnly, '--lineage-only': lineageOnly}).filter(([, on]) => on);
+  if (studies.length > 1) throw new TypeError(`${studies.map(([name]) => name).join(' and ')}: one study at a time`);
   return {
     full: values.full!,
     docs: whole('docs', values.docs, values.full ? 100_000 : 10_000, 10),
     url: values.url,
     only: values.only === 'bullmq' ? [] : values.only ? [values.only as BackendName] : ['embedded', 'server'],
     bullmq: values.only === undefined || values.only === 'bullmq',
-    out: values.out ?? (statusOnly ? 'bench/status.json' : queryOnly ? 'bench/query.json' : values['lineage-only'] ? 'bench/lineage.json' : 'bench/results.json'),
+    out: values.out ?? (statusOnly ? 'bench/status.json' : queryOnly ? 'bench/query.json' : serveOnly ? 'bench/serve.json' : lineageOnly ? 'bench/lineage.json' : 'bench/results.json'),
     concurrency: whole('concurrency', values.concurrency, 16, 1),
     statusOnly,
     statusDocs: whole('status-docs', values['status-docs'], 100_000, 10),
     queryOnly,
     queryDocs: whole('query-docs', values['query-docs'], 100_000, 100),
-    lineageOnly: values['lineage-only']!,
+    lineageOnly,
     lineageDetections: whole('lineage-detections', values['lineage-detections'], 100_000, 100),
+    serveOnly,
+    serveDocs: whole('serve-docs', values['serve-docs'], 100_000, 200),
   };
 }
