@@ -9,6 +9,7 @@ import {createRequire} from 'node:module';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {compileDesignDocs, DESIGN_DOCS_DIR, pushDesignDocs} from '../../lib/design/index.js';
+import {pushQueryIndexes} from '../../lib/query/index.js';
 import {openStore, type Store} from '../../lib/store/index.js';
 import {startCouchServer, type CouchServer} from '../support/couch-server.js';
 
@@ -36,7 +37,11 @@ export interface BenchBackend {
 async function openWithDesign(url: string, options: {design?: boolean; requestTimeoutMs?: number}): Promise<Store> {
   const store = await openStore({url, create: true, requestTimeoutMs: options.requestTimeoutMs});
   try {
-    if (options.design) await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+    if (options.design) {
+      // What `edw init` makes: the design documents and edw query's Mango indexes.
+      await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+      await pushQueryIndexes(store, []);
+    }
   } catch (error) {
     await store.close();
     throw error;
