@@ -30,7 +30,7 @@ export function serveCommand(state: CliState): Command {
         try {
           const server = await startServer({
             store, log, chain: config.steps, host, port: options.port ?? config.serve.port,
-            forgetAfterMs: config.listen.forgetAfterMs, version: packageVersion(), operatorRole: config.serve.operatorRole,
+            forgetAfterMs: config.listen.forgetAfterMs, countsMs: config.listen.countsMs, version: packageVersion(), operatorRole: config.serve.operatorRole,
             // On a server, its users and roles decide who reads and who operates.
             ...(isServerUrl(config.database.url) ? {couchAuth: new CouchAuth({...config.database, requestTimeoutMs: Math.min(config.database.requestTimeoutMs, 10_000)})} : {}),
             ...(config.serve.operatorToken !== undefined ? {operatorToken: config.serve.operatorToken} : {}),

@@ -40,6 +40,11 @@ export class UnavailableError extends EdwError {
   override name = 'UnavailableError';
 }
 
+/** Too many attempts for now (HTTP 429): the server (edw's or the database's) refuses for a while. */
+export class TooManyError extends EdwError {
+  override name = 'TooManyError';
+}
+
 /**
  * A step failed. `retryable` says whether trying again may help (network, timeout, 5xx) or not
  * (md5 mismatch, corrupt data, missing input).

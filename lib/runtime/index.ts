@@ -9,3 +9,4 @@ export {publicSettings} from './execute.js';
 export {resolveConflicts} from './conflicts.js';
 export {Reachability, type ReachabilityOptions} from './reachability.js';
 export {ConflictKeeper, type ConflictKeeperOptions} from './conflict-keeper.js';
+export {CountsKeeper, COUNTS_KEEPER_ID, type CountsKeeperOptions} from './counts-keeper.js';

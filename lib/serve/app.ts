@@ -12,7 +12,7 @@ import {listenerRoutes} from './listener-routes.js';
 import {installAuth, SECURITY_SCHEMES} from './auth.js';
 import {RateTracker} from './rates.js';
 import {retryRoutes} from './retry-routes.js';
-import {statusRoutes} from './status-routes.js';
+import {sharedReading, statusRoutes, statusWithRates} from './status-routes.js';
 import {webRoutes} from './web-routes.js';
 
 export interface AppOptions {
@@ -63,7 +63,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   // Unknown query parameters and body fields are refused (400), not silently dropped.
   const app = Fastify({logger: false, ajv: {customOptions: {removeAdditional: false, coerceTypes: 'array'}}, bodyLimit: 1 << 20});
   const steps = options.chain.map((s) => s.name);
-  const context: RouteContext = {
+  const base = {
     store: options.store,
     chain: options.chain,
     steps,
@@ -71,6 +71,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     forgetAfterMs: options.forgetAfterMs ?? 7 * 86_400_000,
     now: options.now ?? Date.now,
   };
+  const context: RouteContext = {...base, status: sharedReading(() => statusWithRates(base))};
   const routes: Array<{method: string; url: string}> = [];
   ROUTES.set(app, routes);
   app.addHook('onRoute', (route) => {

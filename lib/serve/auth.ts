@@ -230,6 +230,8 @@ function sessionRoutes(app: FastifyInstance, context: SessionContext): void {
     try {
       login = await couch.login(request.body.name, request.body.password);
     } catch (error) {
+      // The database server's own lockout (CouchDB 3.4+) is answered like edw's limit: 429 (http-errors.ts).
+      if ((error as Error).name === 'TooManyError') context.log.warn('login refused: the database server has locked the account', {name: request.body.name, ip: request.ip});
       if ((error as Error).name !== 'AuthError') throw error;
       await context.countFailure(request, request.body.name);
       return sendError(reply, 401, 'name or password is incorrect');

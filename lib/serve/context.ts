@@ -1,5 +1,9 @@
+import type {StatusCounts} from '../inspect/index.js';
 import type {Store} from '../store/index.js';
-import type {RateTracker} from './rates.js';
+import type {Rates, RateTracker} from './rates.js';
+
+/** What `GET /api/v1/status` answers and the `status` events carry. */
+export type StatusWithRates = StatusCounts & {rates: Rates};
 
 /** A step of the chain as the routes need it: its name and the stage it follows. */
 export interface ChainLink {
@@ -19,4 +23,6 @@ export interface RouteContext {
   forgetAfterMs: number;
   /** The clock (epoch ms). */
   now: () => number;
+  /** A status reading: requests that arrive while one is under way share it (see `sharedReading`). */
+  status: () => Promise<StatusWithRates>;
 }

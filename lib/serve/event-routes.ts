@@ -3,7 +3,6 @@ import type {FastifyInstance} from 'fastify';
 import type {Logger} from '../log/index.js';
 import type {RouteContext} from './context.js';
 import {LiveFeed} from './live.js';
-import {statusWithRates} from './status-routes.js';
 
 export interface EventRoutesOptions {
   log: Logger;
@@ -19,7 +18,7 @@ export interface EventRoutesOptions {
  * streams end when the server closes.
  */
 export function eventRoutes(app: FastifyInstance, context: RouteContext, options: EventRoutesOptions): void {
-  const live = new LiveFeed({store: context.store, log: options.log, status: () => statusWithRates(context), ...(options.statusEveryMs !== undefined ? {statusEveryMs: options.statusEveryMs} : {})});
+  const live = new LiveFeed({store: context.store, log: options.log, status: context.status, ...(options.statusEveryMs !== undefined ? {statusEveryMs: options.statusEveryMs} : {})});
   const open = new Set<ServerResponse>();
   app.addHook('preClose', async () => {
     for (const response of open) response.end();

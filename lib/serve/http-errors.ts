@@ -1,5 +1,5 @@
 import type {FastifyError, FastifyReply, FastifyRequest} from 'fastify';
-import {AuthError, ConfigError, ConflictError, EdwError, ForbiddenError, NotFoundError, UnavailableError} from '../errors/index.js';
+import {AuthError, ConfigError, ConflictError, EdwError, ForbiddenError, NotFoundError, TooManyError, UnavailableError} from '../errors/index.js';
 import type {Logger} from '../log/index.js';
 
 /** Every error answer: `{error, message}`, `error` a short code (`bad_request`...), `message` one line saying what and where. */
@@ -29,6 +29,7 @@ function statusOf(error: unknown): number {
   if (error instanceof ForbiddenError) return 403;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
+  if (error instanceof TooManyError) return 429;
   if (error instanceof UnavailableError) return 503;
   const status = (error as FastifyError).statusCode;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;

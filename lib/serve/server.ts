@@ -1,5 +1,6 @@
 import type {FastifyInstance} from 'fastify';
 import {ConfigError, UnavailableError} from '../errors/index.js';
+import {CountsKeeper} from '../runtime/index.js';
 import {createApp, type AppOptions} from './app.js';
 
 export interface ServeOptions extends AppOptions {
@@ -7,6 +8,13 @@ export interface ServeOptions extends AppOptions {
   host?: string;
   /** Port to listen on; 0 picks a free one. @default 8470 */
   port?: number;
+  /**
+   * Keep the stage counts while serving (the runtime's CountsKeeper, as `edw listen` does), so that a
+   * status reading reads only the last seconds of the feed: ms between refreshes, 0 keeps none. Only
+   * where the server stores no view reductions (embedded, pouchdb-server); it leaves the work to a
+   * listener process that keeps them already. @default 2000
+   */
+  countsMs?: number;
 }
 
 /** A listening API server. */
@@ -14,7 +22,9 @@ export interface Server {
   /** Its root, `http://host:port`. */
   url: string;
   app: FastifyInstance;
-  /** Stop listening (open requests end first); the store stays open. Idempotent. */
+  /** The stage counts keeper it runs (none with `countsMs: 0`): `refreshNow()` for tests. */
+  counts: CountsKeeper | undefined;
+  /** Stop listening (open requests end first) and keeping the counts (saved for the next reader); the store stays open. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -35,10 +45,16 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  const counts = options.countsMs === 0 ? undefined : new CountsKeeper({store: options.store, log: options.log, ...(options.countsMs !== undefined ? {intervalMs: options.countsMs} : {})});
+  await counts?.start();
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     app,
-    close: () => (closing ??= app.close()),
+    counts,
+    close: () => (closing ??= (async () => {
+      await app.close();
+      await counts?.stop();
+    })()),
   };
 }

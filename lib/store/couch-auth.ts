@@ -1,4 +1,4 @@
-import {AuthError, UnavailableError} from '../errors/index.js';
+import {AuthError, TooManyError, UnavailableError} from '../errors/index.js';
 import {parseDatabaseUrl} from './couch-store.js';
 
 /** Who the server says a request is: CouchDB's `userCtx`. */
@@ -32,6 +32,14 @@ function sessionCookie(response: Response): string | undefined {
     if (match) return match[1];
   }
   return undefined;
+}
+
+/** What edw says when CouchDB (3.4+, [chttpd_auth_lockout]) has locked a user after repeated failed logins. */
+export const LOCKED_MESSAGE = 'the database server has locked this account for a while after repeated wrong passwords: try again in a few minutes';
+
+/** CouchDB's lockout answer: 403 with a reason saying the account is locked. */
+function isLockout(status: number, body: {reason?: unknown}): boolean {
+  return status === 403 && typeof body.reason === 'string' && /locked/i.test(body.reason);
 }
 
 function names(value: unknown): string[] {
@@ -70,18 +78,23 @@ export class CouchAuth {
     }
   }
 
-  /** Log in with a name and password (`POST _session`): the session cookie's value and who it is. A wrong pair is an AuthError. */
+  /**
+   * Log in with a name and password (`POST _session`): the session cookie's value and who it is. A
+   * wrong pair is an AuthError; an account the server has locked after failed logins a TooManyError.
+   */
   async login(name: string, password: string): Promise<{session: string; user: UserContext}> {
     const response = await this.#fetch('_session', {method: 'POST', headers: {'content-type': 'application/json', accept: 'application/json'}, body: JSON.stringify({name, password})});
-    const body = (await response.json().catch(() => ({}))) as {ok?: boolean; name?: string; roles?: unknown};
+    const body = (await response.json().catch(() => ({}))) as {ok?: boolean; name?: string; roles?: unknown; reason?: unknown};
     if (response.status === 401) throw new AuthError('name or password is incorrect');
+    if (isLockout(response.status, body)) throw new TooManyError(LOCKED_MESSAGE);
     const session = sessionCookie(response);
     if (!response.ok || !session) throw new UnavailableError(`the database server at ${this.#server} answered a login with HTTP ${response.status}`);
     return {session, user: {name: typeof body.name === 'string' ? body.name : name, roles: names(body.roles)}};
   }
 
   /**
-   * Who these credentials are (`GET _session` with them): null for wrong ones or an ended session.
+   * Who these credentials are (`GET _session` with them): null for wrong ones, an ended session or a
+   * malformed cookie (CouchDB answers that one 400). A locked account is a TooManyError.
    * `session` is a renewed cookie value when the server sent one (CouchDB renews a session as it nears its end).
    */
   async whoIs(credentials: Credentials): Promise<{user: UserContext | null; session?: string}> {
@@ -89,7 +102,8 @@ export class CouchAuth {
     if ('authorization' in credentials) headers.authorization = credentials.authorization;
     else headers.cookie = `AuthSession=${credentials.session}`;
     const response = await this.#fetch('_session', {headers});
-    if (response.status === 401) return {user: null};
+    if (response.status === 401 || (response.status === 400 && 'session' in credentials)) return {user: null};
+    if (response.status === 403 && isLockout(403, (await response.json().catch(() => ({}))) as {reason?: unknown})) throw new TooManyError(LOCKED_MESSAGE);
     if (!response.ok) throw new UnavailableError(`the database server at ${this.#server} answered a session check with HTTP ${response.status}`);
     const body = (await response.json()) as {userCtx?: {name?: unknown; roles?: unknown}};
     const name = body.userCtx?.name;
