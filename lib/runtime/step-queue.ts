@@ -88,7 +88,8 @@ export class StepQueue {
    */
   offer(doc: Doc): Promise<void> {
     if (this.#active.has(doc._id) || this.#options.stopping.aborted) return Promise.resolve();
-    if (this.#queue.size >= this.#pageSize) {
+    // Waiting for a slot counts wherever a job waits: in the outer queue or, already past it, for a slot.
+    if (this.queued >= this.#pageSize) {
       this.#options.requestSweep();
       return Promise.resolve();
     }
@@ -103,9 +104,22 @@ export class StepQueue {
     return this.#schedule({doc: doc as DataFileDoc});
   }
 
-  /** Resolves when there is room for another page of a sweep. */
+  /** Resolves when there is room for another page of a sweep: fewer than a page wait for a slot (or the queue stops). */
   room(): Promise<void> {
-    return this.#queue.onSizeLessThan(this.#pageSize);
+    if (this.queued < this.#pageSize || this.#options.stopping.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      // A job leaves the waiting when either queue starts it.
+      const look = (): void => {
+        if (this.queued >= this.#pageSize && !this.#options.stopping.aborted) return;
+        this.#queue.off('active', look);
+        this.#slots.off('active', look);
+        this.#options.stopping.removeEventListener('abort', look);
+        resolve();
+      };
+      this.#queue.on('active', look);
+      this.#slots.on('active', look);
+      this.#options.stopping.addEventListener('abort', look);
+    });
   }
 
   /** Resolves when nothing is queued or running. */

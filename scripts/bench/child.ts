@@ -15,7 +15,10 @@ export function siblingPath(name: string): string {
  * the last line it printed, parsed. Throws when it exits non-zero or prints no JSON.
  */
 export async function runJsonChild<T>(name: string, envName: string, spec: unknown, what: string): Promise<T> {
-  const child = spawn(process.execPath, [...process.execArgv, '--expose-gc', siblingPath(name)], {
+  // EDW_BENCH_CHILD_ARGS: extra node options for the children only (e.g. `--cpu-prof --cpu-prof-dir=DIR`,
+  // which NODE_OPTIONS does not take), space-separated.
+  const extra = (process.env.EDW_BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...process.execArgv, ...extra, '--expose-gc', siblingPath(name)], {
     env: {...process.env, [envName]: JSON.stringify(spec)},
     stdio: ['ignore', 'pipe', 'inherit'],
   });
