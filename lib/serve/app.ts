@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, {type FastifyInstance} from 'fastify';
+import Fastify, {type FastifyInstance, type FastifyRequest} from 'fastify';
 import type {Logger} from '../log/index.js';
 import {Registry, registerDatabaseMetrics, registerHttpMetrics} from '../metrics/index.js';
 import type {CouchAuth, Store} from '../store/index.js';
@@ -26,6 +26,12 @@ export interface AppOptions {
   couchAuth?: CouchAuth;
   /** Users with this role are operators (with couchAuth). @default 'edw-operator' */
   operatorRole?: string;
+  /**
+   * The reverse proxies whose `X-Forwarded-For` names the client (fastify's trustProxy): addresses,
+   * CIDRs and range names (`loopback`). The client's address is what failed logins are
+   * counted by. @default none: the connection's address, the header ignored
+   */
+  trustProxy?: string[];
   /** Failed logins one address may make per minute. @default 9 */
   failedLoginsPerMinute?: number;
   /** `/api/v1/listeners` leaves out listeners stopped or silent for longer than this. @default 7 days */
@@ -61,7 +67,7 @@ export const METRICS_PATH = '/metrics';
  */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   // Unknown query parameters and body fields are refused (400), not silently dropped.
-  const app = Fastify({logger: false, ajv: {customOptions: {removeAdditional: false, coerceTypes: 'array'}}, bodyLimit: 1 << 20});
+  const app = Fastify({logger: false, trustProxy: options.trustProxy ?? false, ajv: {customOptions: {removeAdditional: false, coerceTypes: 'array'}}, bodyLimit: 1 << 20});
   const steps = options.chain.map((s) => s.name);
   const base = {
     store: options.store,
@@ -99,17 +105,18 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   registerDatabaseMetrics(registry, {store: options.store, steps, forgetAfterMs: context.forgetAfterMs, now: context.now});
   const http = registerHttpMetrics(registry);
   // One line per request at verbose, and its metrics: the route's pattern, never its query, headers or cookies.
-  app.addHook('onResponse', async (request, reply) => {
+  const requestEnded = (request: FastifyRequest, status: number, seconds: number): void => {
     const route = request.routeOptions.url ?? '(none)';
-    http.observe({method: request.method, route, status: reply.statusCode, seconds: reply.elapsedTime / 1000});
-    options.log.verbose('request', {method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime)});
-  });
+    http.observe({method: request.method, route, status, seconds});
+    options.log.verbose('request', {method: request.method, route, status, ms: Math.round(seconds * 1000)});
+  };
+  app.addHook('onResponse', async (request, reply) => requestEnded(request, reply.statusCode, reply.elapsedTime / 1000));
   statusRoutes(app, context);
   documentRoutes(app, context);
   detectionRoutes(app, context);
   listenerRoutes(app, context);
   retryRoutes(app, context);
-  eventRoutes(app, context, {log: options.log, ...(options.statusEveryMs !== undefined ? {statusEveryMs: options.statusEveryMs} : {})});
+  eventRoutes(app, context, {log: options.log, ended: requestEnded, ...(options.statusEveryMs !== undefined ? {statusEveryMs: options.statusEveryMs} : {})});
   webRoutes(app);
   // Prometheus' text format, for readers (a scraper on a server database logs in with Basic auth).
   app.get(METRICS_PATH, {schema: {hide: true}}, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
