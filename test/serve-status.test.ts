@@ -118,3 +118,30 @@ forEachBackend((backend) => {
     t.deepEqual(next, await statusCounts(store, steps), 'the same as an unbounded reading');
   });
 });
+
+forEachBackend((backend) => {
+  test(`${backend.name}: GET /api/v1/status far behind the kept counts answers from them with fresh and no rates (they would read the catching up as work done), then exact with rates`, async (t) => {
+    const store = await backend.open(t);
+    await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+    await store.bulkWrite([dataDoc('a'), dataDoc('b')]);
+    const api = await createApp({store, chain: CHAIN, log: silentLogger(), statusMaxChanges: 3});
+    t.teardown(() => api.close());
+    const ask = async () => JSON.parse((await api.inject({method: 'GET', url: '/api/v1/status'})).body) as {total: number; fresh?: {exact: boolean; counts_as_of: string | null; conflicted_exact: boolean}; rates: {window_s: number | null; per_s: Record<string, number | null>}};
+    t.is((await ask()).total, 2);
+    await store.bulkWrite(Array.from({length: 12}, (_, i) => dataDoc(`c${i}`)));
+    const behind = await ask();
+    if ((await store.info()).reductionsStored) {
+      t.is(behind.fresh, undefined, 'CouchDB answers from the reduce: exact');
+      t.is(behind.total, 14);
+      return;
+    }
+    t.true(behind.total < 14, `answered as far as it read: ${behind.total}`);
+    t.is(behind.fresh?.exact, false);
+    t.regex(behind.fresh?.counts_as_of ?? '', /^\d{4}-\d\d-\d\dT/, 'when the counts it started from were kept');
+    t.deepEqual(behind.rates, {window_s: null, per_s: {registered: null, move_to_sps: null, signal_processing: null}});
+    let next = behind;
+    for (let i = 0; i < 10 && next.fresh; i++) next = await ask();
+    t.is(next.fresh, undefined, 'exact once caught up');
+    t.is(next.total, 14);
+  });
+});

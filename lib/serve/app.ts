@@ -38,6 +38,12 @@ export interface AppOptions {
   forgetAfterMs?: number;
   /** Least time between two `status` events of `/api/v1/events`, ms. @default 1000 */
   statusEveryMs?: number;
+  /**
+   * Where the counts are kept from the feed (embedded, pouchdb-server): changes a status reading reads
+   * past the kept counts at most (4,000: about 0.3 s embedded); further behind (a new server on counts
+   * kept long ago) it answers from them with `fresh` and leaves the rest to the counts keeper. @default 4000
+   */
+  statusMaxChanges?: number;
   /** How far back `/api/v1/status`'s rates look. @default 60000 */
   rateWindowMs?: number;
   /** edw's version, for the OpenAPI document. @default '0' */
@@ -76,6 +82,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     rates: new RateTracker({steps, ...(options.rateWindowMs !== undefined ? {windowMs: options.rateWindowMs} : {})}),
     forgetAfterMs: options.forgetAfterMs ?? 7 * 86_400_000,
     now: options.now ?? Date.now,
+    statusMaxChanges: options.statusMaxChanges ?? 4000,
   };
   const context: RouteContext = {...base, status: sharedReading(() => statusWithRates(base))};
   const routes: Array<{method: string; url: string}> = [];

@@ -41,17 +41,11 @@ const STATUS_SCHEMA = {
   },
 } as const;
 
-/**
- * Changes a status reading reads past the kept counts at most (about 0.3 s embedded); further behind,
- * it answers from them with `fresh` and leaves the rest to the counts keeper.
- */
-export const STATUS_MAX_CHANGES = 4000;
-
 /** What `edw status --json` prints, plus rates (`GET /api/v1/status`, and the `status` events). */
 export async function statusWithRates(context: Omit<RouteContext, 'status'>): Promise<StatusWithRates> {
   const now = context.now();
-  const status = await statusCounts(context.store, [...context.steps], now, {maxChanges: STATUS_MAX_CHANGES});
-  return {...status, rates: context.rates.add(status, now)};
+  const status = await statusCounts(context.store, [...context.steps], now, {maxChanges: context.statusMaxChanges});
+  return {...status, rates: status.fresh ? context.rates.none() : context.rates.add(status, now)};
 }
 
 /**
