@@ -141,6 +141,7 @@ async function runLineageOnly(options: BenchOptions): Promise<void> {
 
 async function runServeOnly(options: BenchOptions): Promise<void> {
   const start = now();
+  const machine = describeMachine();
   const studies: Partial<Record<BackendName, ServeStudy>> = {};
   for (const name of options.only) {
     const backend = await openBackend(name, options);
@@ -152,7 +153,6 @@ async function runServeOnly(options: BenchOptions): Promise<void> {
     }
   }
   const seconds = (now() - start) / 1000;
-  const machine = describeMachine();
   const results = {
     machine: {...machine, load_at_end: Math.round(loadavg()[0]! * 100) / 100},
     run: {seconds: Math.round(seconds), docs: options.serveDocs},
