@@ -141,6 +141,7 @@ async function runLineageOnly(options: BenchOptions): Promise<void> {
 
 async function runServeOnly(options: BenchOptions): Promise<void> {
   const start = now();
+  const machine = describeMachine();
   const studies: Partial<Record<BackendName, ServeStudy>> = {};
   for (const name of options.only) {
     const backend = await openBackend(name, options);
@@ -152,8 +153,16 @@ async function runServeOnly(options: BenchOptions): Promise<void> {
     }
   }
   const seconds = (now() - start) / 1000;
+  const results = {
+    machine: {...machine, load_at_end: Math.round(loadavg()[0]! * 100) / 100},
+    run: {seconds: Math.round(seconds), docs: options.serveDocs},
+    // Which server each backend's figures came from, as bench/results.json says it.
+    servers: Object.fromEntries(Object.entries(studies).map(([name, s]) => [name, s!.database])),
+    serve: studies,
+  };
   await mkdir(dirname(resolve(options.out)), {recursive: true});
-  await writeFile(options.out, `${JSON.stringify({machine: describeMachine(), run: {seconds: Math.round(seconds)}, serve: studies}, null, 2)}\n`);
+  await writeFile(options.out, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`machine: load ${machine.load_at_start} at start, ${results.machine.load_at_end} at end\n`);
   for (const line of formatServeStudy(studies)) process.stdout.write(`${line}\n`);
   process.stdout.write(`\ntotal: ${Math.round(seconds)} s; figures written to ${options.out}\n`);
 }

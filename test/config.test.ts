@@ -126,3 +126,16 @@ test('an empty path setting stays empty instead of becoming the config file\'s f
   const path = await configFile(t, '[step.copy]\nafter = new\nkind = move_to_sps\ntarget_dir =\n');
   t.is(loadConfig({path, explicit: true, env: {}}).steps[0]!.settings.target_dir, '');
 });
+
+test('[serve] trust_proxy: off by default; a list of addresses, CIDRs and range names; a hop count or anything else refused with its key named', async (t) => {
+  t.is(loadConfig({cwd: await folder(t), env: {}}).serve.trustProxy, undefined, 'off: X-Forwarded-For is ignored');
+  const read = async (value: string) => loadConfig({path: await configFile(t, `[serve]\ntrust_proxy = ${value}\n`), explicit: true, env: {}}).serve.trustProxy;
+  const hops = await t.throwsAsync(read('2'), {instanceOf: ConfigError});
+  t.regex(hops!.message, /\[serve\] trust_proxy = 2: a hop count would believe any client that connects directly/);
+  t.deepEqual(await read('127.0.0.1, 10.0.0.0/8, ::1, fd00::/8, loopback'), ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback']);
+  t.is(await read('off'), undefined);
+  for (const bad of ['true', '10.0.0.0/33', 'proxy.example.org', '10.0.0.1, *']) {
+    const error = await t.throwsAsync(read(bad), {instanceOf: ConfigError});
+    t.regex(error!.message, /\[serve\] trust_proxy = .*: '.+' is not an address, a CIDR/, bad);
+  }
+});

@@ -11,7 +11,8 @@ import {DOC_STATES, statusCounts} from '../lib/inspect/index.js';
 import {silentLogger} from '../lib/log/index.js';
 import {feedLag, Registry, registerDatabaseMetrics, registerHttpMetrics, registerListenerMetrics} from '../lib/metrics/index.js';
 import type {DataFileDoc} from '../lib/pipeline/index.js';
-import {createApp} from '../lib/serve/index.js';
+import {createApp, startServer} from '../lib/serve/index.js';
+import {eventsOf} from '../scripts/support/event-stream.js';
 import {openStore, type Doc} from '../lib/store/index.js';
 import {forEachBackend} from './helpers/backends.js';
 import {allDataDocs, runner, simulateAndRegister} from './helpers/chain.js';
@@ -82,6 +83,30 @@ forEachBackend((backend) => {
     t.is(sample(metrics, 'edw_http_requests_total', {method: 'GET', route: '/api/v1/status', status: '200'}), 3);
     t.is(sample(metrics, 'edw_http_requests_total', {method: 'GET', route: '/api/v1/documents', status: '400'}), 1);
     t.is(sample(metrics, 'edw_http_request_duration_seconds_count', {method: 'GET', route: '/api/v1/status'}), 3, 'the latency histogram counted them');
+  });
+
+  test(`${backend.name}: a stream of /api/v1/events is counted in the HTTP request metrics when its client goes, with how long it was open`, async (t) => {
+    const store = await backend.open(t);
+    await pushDesignDocs(store, await compileDesignDocs(DESIGN_DOCS_DIR));
+    const server = await startServer({store, chain: CHAIN, log: silentLogger(), port: 0, countsMs: 0});
+    t.teardown(() => server.close());
+    const events = {method: 'GET', route: '/api/v1/events', status: '200'};
+    const metrics = async (): Promise<PrometheusFamily[]> => parseMetrics(await (await fetch(`${server.url}/metrics`)).text());
+    const controller = new AbortController();
+    t.teardown(() => controller.abort());
+    const stream = eventsOf(await fetch(`${server.url}/api/v1/events`, {signal: controller.signal}));
+    for (let event = await stream.next(); event.value?.event !== 'status'; event = await stream.next()) t.false(event.done, 'the stream sends the status first');
+    t.is(sample(await metrics(), 'edw_http_requests_total', events), 0, 'not counted while open');
+    controller.abort();
+    // The server hears the client go a moment later: ask until it has counted it.
+    let after = await metrics();
+    while (sample(after, 'edw_http_requests_total', events) === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      after = await metrics();
+    }
+    t.is(sample(after, 'edw_http_requests_total', events), 1);
+    t.is(sample(after, 'edw_http_request_duration_seconds_count', {method: 'GET', route: '/api/v1/events'}), 1);
+    t.true(sample(after, 'edw_http_request_duration_seconds_sum', {method: 'GET', route: '/api/v1/events'}) > 0, 'how long it was open');
   });
 
   test(`${backend.name}: feed lag counts the changes after a position, opaque seqs and all`, async (t) => {

@@ -86,16 +86,19 @@ async function setUp(t: ExecutionContext): Promise<Setup> {
   return {server, dbUrl, store, users};
 }
 
-async function app(t: ExecutionContext, setup: Setup, log: Logger = silentLogger()): Promise<FastifyInstance> {
-  const instance = await createApp({store: setup.store, chain: CHAIN, log, couchAuth: new CouchAuth({url: setup.dbUrl}), operatorToken: TOKEN});
+async function app(t: ExecutionContext, setup: Setup, log: Logger = silentLogger(), trustProxy?: string[]): Promise<FastifyInstance> {
+  const instance = await createApp({store: setup.store, chain: CHAIN, log, couchAuth: new CouchAuth({url: setup.dbUrl}), operatorToken: TOKEN, ...(trustProxy ? {trustProxy} : {})});
   t.teardown(() => instance.close());
   return instance;
 }
 
 const basic = (u: User): string => `Basic ${Buffer.from(`${u.name}:${u.password}`).toString('base64')}`;
 
-async function call(instance: FastifyInstance, method: 'GET' | 'POST' | 'DELETE', url: string, options: {headers?: Record<string, string>; cookies?: Record<string, string>; body?: unknown} = {}) {
-  const response = await instance.inject({method, url, headers: options.headers ?? {}, cookies: options.cookies ?? {}, ...(options.body !== undefined ? {payload: options.body as object} : {})});
+async function call(instance: FastifyInstance, method: 'GET' | 'POST' | 'DELETE', url: string, options: {headers?: Record<string, string>; cookies?: Record<string, string>; body?: unknown; remoteAddress?: string} = {}) {
+  const response = await instance.inject({
+    method, url, headers: options.headers ?? {}, cookies: options.cookies ?? {},
+    ...(options.body !== undefined ? {payload: options.body as object} : {}), ...(options.remoteAddress ? {remoteAddress: options.remoteAddress} : {}),
+  });
   return {status: response.statusCode, body: JSON.parse(response.body), cookies: response.cookies as Array<{name: string; value: string}>};
 }
 
@@ -218,6 +221,32 @@ test('the tenth wrong password in a minute is refused with 429 (or earlier, the 
   const other = await app(t, setup);
   await failUntilRefused(t, (i) => call(other, 'GET', '/api/v1/status', {headers: {authorization: basic({...carol, password: `wrong-${i}`})}}));
   t.is((await call(other, 'POST', '/api/v1/session', {body: {name: carol.name, password: carol.password}})).status, 429, 'the right password after it too');
+});
+
+/**
+ * Ten wrong logins from `client` (through the proxy at 10.0.0.5), each with a name no server knows,
+ * so that a real CouchDB's lockout of a user cannot come first: edw's limit refuses the tenth.
+ */
+async function failFromClient(t: ExecutionContext, api: FastifyInstance, client: string): Promise<void> {
+  const suffix = randomBytes(4).toString('hex');
+  for (let i = 1; i <= 10; i++) {
+    const answer = await call(api, 'POST', '/api/v1/session', {remoteAddress: '10.0.0.5', headers: {'x-forwarded-for': client}, body: {name: `nobody-${suffix}-${i}`, password: 'wrong'}});
+    t.is(answer.status, i < 10 ? 401 : 429, `attempt ${i} from ${client}`);
+  }
+}
+
+test('behind a trusted proxy ([serve] trust_proxy) two clients named by X-Forwarded-For are limited apart; without the setting the header is ignored and they share the proxy\'s count', async (t) => {
+  const setup = await setUp(t);
+  const {alice} = setup.users;
+  const login = {body: {name: alice.name, password: alice.password}, remoteAddress: '10.0.0.5'};
+  const trusted = await app(t, setup, silentLogger(), ['10.0.0.0/8']);
+  await failFromClient(t, trusted, '192.0.2.1');
+  t.is((await call(trusted, 'POST', '/api/v1/session', {...login, headers: {'x-forwarded-for': '192.0.2.1'}})).status, 429, 'the client that failed is refused');
+  t.is((await call(trusted, 'POST', '/api/v1/session', {...login, headers: {'x-forwarded-for': '192.0.2.2'}})).status, 200, 'another client behind the proxy logs in');
+
+  const untrusting = await app(t, setup);
+  await failFromClient(t, untrusting, '192.0.2.1');
+  t.is((await call(untrusting, 'POST', '/api/v1/session', {...login, headers: {'x-forwarded-for': '192.0.2.2'}})).status, 429, 'the header ignored: one count for the proxy');
 });
 
 test('on the embedded database reading needs no login, a POST without the operator token is 401, and there is no login', async (t) => {

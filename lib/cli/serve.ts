@@ -34,6 +34,7 @@ export function serveCommand(state: CliState): Command {
             // On a server, its users and roles decide who reads and who operates.
             ...(isServerUrl(config.database.url) ? {couchAuth: new CouchAuth({...config.database, requestTimeoutMs: Math.min(config.database.requestTimeoutMs, 10_000)})} : {}),
             ...(config.serve.operatorToken !== undefined ? {operatorToken: config.serve.operatorToken} : {}),
+            ...(config.serve.trustProxy !== undefined ? {trustProxy: config.serve.trustProxy} : {}),
           });
           if (!isServerUrl(config.database.url) && !/^(127\.|::1$|localhost$)/.test(host)) {
             log.warn('reading needs no login on the embedded database, and this server listens beyond loopback', {host});

@@ -4,6 +4,7 @@ import {fileURLToPath} from 'node:url';
 import ini from 'ini';
 import {ConfigError} from '../errors/index.js';
 import {parseDuration} from './duration.js';
+import {parseTrustProxy} from './trust-proxy.js';
 import {BUILTIN_KINDS, type BuiltinKind, type Config, type LogConfig, type StepConfig} from './types.js';
 
 type Section = Record<string, string>;
@@ -36,7 +37,7 @@ const KNOWN: Record<string, string[]> = {
   register: ['glob', 'settle', 'run_pattern', 'batch_size'],
   listen: ['lease', 'poll', 'stop_timeout', 'backoff', 'max_backoff', 'counts', 'conflicts', 'forget_after'],
   query: ['fresh', 'indexes'],
-  serve: ['host', 'port', 'operator_token', 'operator_role'],
+  serve: ['host', 'port', 'operator_token', 'operator_role', 'trust_proxy'],
   cloudant: ['server', 'dbname', 'username', 'password', 'viewname'],
 };
 
@@ -219,6 +220,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw new ConfigError(`${env.EDW_OPERATOR_TOKEN ? 'EDW_OPERATOR_TOKEN' : `${user!.file} [serve] operator_token`}: too short (${operatorToken.length} characters); give at least 16, e.g. from 'openssl rand -hex 16'`);
   }
 
+  const trustProxy = parseTrustProxy(pick('serve', 'trust_proxy'));
+
   const stepSource = user && Object.keys(user.steps).length > 0 ? user : defaults;
   const steps = chain(
     // A step section's keys beyond the common ones are the step's own settings, passed to it as they are;
@@ -261,6 +264,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       port: Number(port.value),
       ...(operatorToken !== undefined ? {operatorToken} : {}),
       operatorRole: pick('serve', 'operator_role').value,
+      ...(trustProxy !== undefined ? {trustProxy} : {}),
     },
     steps,
     notes,

@@ -68,6 +68,11 @@ export interface ServeConfig {
   operatorToken?: string;
   /** With a CouchDB server: the users with this role are operators. */
   operatorRole: string;
+  /**
+   * The reverse proxies whose `X-Forwarded-For` is believed (fastify's trustProxy): addresses, CIDRs
+   * and range names. Unset: none; the client's address is the connection's.
+   */
+  trustProxy?: string[];
 }
 
 export interface StepConfig {

@@ -60,6 +60,8 @@ export interface ScanResult {
   conflicted: string[];
   /** Documents with several leaves but no conflict now, to read again next time (id: first seen). */
   suspects: Record<string, number>;
+  /** Whether the scan read the feed to its end (not stopped by `maxPages`). */
+  complete: boolean;
 }
 
 /**
@@ -74,6 +76,7 @@ export async function scanConflicts(store: Store, options: ScanOptions = {}): Pr
   const firstSeen = new Map<string, number>(Object.entries(options.suspects ?? {}).filter(([, at]) => now - at < suspectMs));
   const candidates = new Set([...(options.known ?? []), ...firstSeen.keys()]);
   let seq = options.since ?? '0';
+  let complete = false;
   for (let pages = 0; pages < (options.maxPages ?? Infinity); pages++) {
     const page = await store.changes({since: seq, allLeaves: true, limit: options.pageSize ?? 1000, signal: options.signal});
     options.signal?.throwIfAborted();
@@ -85,7 +88,11 @@ export async function scanConflicts(store: Store, options: ScanOptions = {}): Pr
     }
     const moved = page.lastSeq !== seq;
     seq = page.lastSeq;
-    if (page.results.length === 0 || !moved) break;
+    // A short page is the end as of this read (with maxPages: no empty page after it).
+    if (page.results.length === 0 || !moved || (options.maxPages !== undefined && page.results.length < (options.pageSize ?? 1000))) {
+      complete = true;
+      break;
+    }
   }
   const conflicted: string[] = [];
   const suspects: Record<string, number> = {};
@@ -98,7 +105,7 @@ export async function scanConflicts(store: Store, options: ScanOptions = {}): Pr
       else if (docs[k] && firstSeen.has(id)) suspects[id] = firstSeen.get(id)!;
     });
   }
-  return {seq, conflicted, suspects};
+  return {seq, conflicted, suspects, complete};
 }
 
 /**
@@ -107,17 +114,25 @@ export async function scanConflicts(store: Store, options: ScanOptions = {}): Pr
  * document) the conflict keeper's saved list, brought up to the feed's end.
  */
 export async function countConflicted(store: Store, options: {reductionsStored: boolean; signal?: AbortSignal}): Promise<number> {
+  return (await conflictedNow(store, options)).count;
+}
+
+/**
+ * The documents conflicted now, as countConflicted; with `maxPages`, the feed past the saved scan is
+ * read for at most that many pages of 1,000 changes, and `complete` says whether it reached the end.
+ */
+export async function conflictedNow(store: Store, options: {reductionsStored: boolean; maxPages?: number; signal?: AbortSignal}): Promise<{count: number; complete: boolean}> {
   const {reductionsStored, signal} = options;
   if (reductionsStored) {
     const result = await store.query({design: DESIGN, view: 'conflicts', reduce: true, signal});
-    return Number(result.rows[0]?.value ?? 0);
+    return {count: Number(result.rows[0]?.value ?? 0), complete: true};
   }
   const saved = parseConflictsState(await store.getLocal(CONFLICTS_ID, signal));
-  const scan = await scanConflicts(store, {since: saved?.seq, known: saved?.ids, suspects: saved?.suspects, signal});
+  const scan = await scanConflicts(store, {since: saved?.seq, known: saved?.ids, suspects: saved?.suspects, signal, ...(options.maxPages !== undefined ? {maxPages: options.maxPages} : {})});
   // Saved for the next reader (a database no listener has run on reads its feed from 0 once), under
   // the keeper's name and time as they were, so that a keeper at work is not displaced.
   if (scan.seq !== saved?.seq) await saveConflictsState(store, {owner: saved?.owner ?? '', at: saved?.at ?? 0, seq: scan.seq, ids: scan.conflicted, suspects: scan.suspects}, signal);
-  return scan.conflicted.length;
+  return {count: scan.conflicted.length, complete: scan.complete};
 }
 
 export async function saveConflictsState(store: Store, state: ConflictsState, signal?: AbortSignal): Promise<void> {

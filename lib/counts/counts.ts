@@ -26,6 +26,8 @@ export interface Place {
 interface CountsBody {
   version: 1;
   seq: string;
+  /** When they were saved (epoch ms): how fresh a status answered from them without reading on is. */
+  saved_at?: number;
   /** `stage\tstate\tfailedStep` of each place in use. */
   places: string[];
   docs: Record<string, number>;
@@ -43,6 +45,8 @@ export class StageCounts {
   readonly #docs = new Map<string, string>();
   readonly #claims = new Map<string, [string, number]>();
   seq: string;
+  /** When the counts read from `_local/edw-counts` were saved there (epoch ms); undefined for others. */
+  savedAt: number | undefined;
 
   constructor(seq = '0') {
     this.seq = seq;
@@ -53,6 +57,7 @@ export class StageCounts {
     if (!body || body.version !== 1 || typeof body.seq !== 'string') return counts;
     const b = body as unknown as CountsBody;
     counts.seq = b.seq;
+    if (typeof b.saved_at === 'number') counts.savedAt = b.saved_at;
     for (const [id, index] of Object.entries(b.docs ?? {})) {
       const place = b.places[index];
       if (place !== undefined) counts.#docs.set(id, place);
@@ -157,29 +162,39 @@ export async function countsFromView(store: Store, options: {pageSize?: number; 
 
 /** Write `counts` for the next reader. */
 export async function saveCounts(store: Store, counts: StageCounts, signal?: AbortSignal): Promise<void> {
-  await store.putLocal(COUNTS_ID, counts.toBody() as unknown as Record<string, unknown>, signal);
+  await store.putLocal(COUNTS_ID, {...counts.toBody(), saved_at: Date.now()} as unknown as Record<string, unknown>, signal);
 }
 
 /**
  * Bring `counts` up to the feed's end, page by page. With `checkpoint`, it is called (and awaited) at
- * most every `saveEveryMs` during a long read, and once at the end if the position moved since.
+ * most every `saveEveryMs` during a long read, and once at the end if the position moved since. With
+ * `maxChanges`, it stops after the page that reaches that many changes. Resolves to whether it
+ * reached the feed's end.
  */
-export async function advanceCounts(store: Store, counts: StageCounts, options: Omit<RefreshOptions, 'save'> & {checkpoint?: () => Promise<void>} = {}): Promise<void> {
+export async function advanceCounts(store: Store, counts: StageCounts, options: Omit<RefreshOptions, 'save'> & {checkpoint?: () => Promise<void>; maxChanges?: number} = {}): Promise<boolean> {
   let saved = {seq: counts.seq, at: Date.now()};
   const checkpoint = async (): Promise<void> => {
     await options.checkpoint?.();
     saved = {seq: counts.seq, at: Date.now()};
   };
-  for (;;) {
-    const page = await store.changes({since: counts.seq, includeDocs: true, limit: options.pageSize ?? 2000, signal: options.signal});
+  let complete = false;
+  const limit = options.pageSize ?? 2000;
+  for (let read = 0; read < (options.maxChanges ?? Infinity);) {
+    const page = await store.changes({since: counts.seq, includeDocs: true, limit, signal: options.signal});
     options.signal?.throwIfAborted(); // an in-process read does not watch the signal: stop between pages
     for (const change of page.results) counts.apply(change.id, change.doc, !!change.deleted);
+    read += page.results.length;
     const moved = page.lastSeq !== counts.seq;
     counts.seq = page.lastSeq;
-    if (page.results.length === 0 || !moved) break;
+    // A short page is the end as of this read (asked for with maxChanges: no empty page after it).
+    if (page.results.length === 0 || !moved || (options.maxChanges !== undefined && page.results.length < limit)) {
+      complete = true;
+      break;
+    }
     if (options.saveEveryMs !== undefined && Date.now() - saved.at >= options.saveEveryMs) await checkpoint();
   }
   if (counts.seq !== saved.seq) await checkpoint();
+  return complete;
 }
 
 /** Read the saved counts, bring them up to the feed's end, and save them if anything changed. */

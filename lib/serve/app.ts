@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import Fastify, {type FastifyInstance} from 'fastify';
+import Fastify, {type FastifyInstance, type FastifyRequest} from 'fastify';
 import type {Logger} from '../log/index.js';
 import {Registry, registerDatabaseMetrics, registerHttpMetrics} from '../metrics/index.js';
 import type {CouchAuth, Store} from '../store/index.js';
@@ -26,12 +26,24 @@ export interface AppOptions {
   couchAuth?: CouchAuth;
   /** Users with this role are operators (with couchAuth). @default 'edw-operator' */
   operatorRole?: string;
+  /**
+   * The reverse proxies whose `X-Forwarded-For` names the client (fastify's trustProxy): addresses,
+   * CIDRs and range names (`loopback`). The client's address is what failed logins are
+   * counted by. @default none: the connection's address, the header ignored
+   */
+  trustProxy?: string[];
   /** Failed logins one address may make per minute. @default 9 */
   failedLoginsPerMinute?: number;
   /** `/api/v1/listeners` leaves out listeners stopped or silent for longer than this. @default 7 days */
   forgetAfterMs?: number;
   /** Least time between two `status` events of `/api/v1/events`, ms. @default 1000 */
   statusEveryMs?: number;
+  /**
+   * Where the counts are kept from the feed (embedded, pouchdb-server): changes a status reading reads
+   * past the kept counts at most (4,000: about 0.3 s embedded); further behind (a new server on counts
+   * kept long ago) it answers from them with `fresh` and leaves the rest to the counts keeper. @default 4000
+   */
+  statusMaxChanges?: number;
   /** How far back `/api/v1/status`'s rates look. @default 60000 */
   rateWindowMs?: number;
   /** edw's version, for the OpenAPI document. @default '0' */
@@ -61,7 +73,7 @@ export const METRICS_PATH = '/metrics';
  */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   // Unknown query parameters and body fields are refused (400), not silently dropped.
-  const app = Fastify({logger: false, ajv: {customOptions: {removeAdditional: false, coerceTypes: 'array'}}, bodyLimit: 1 << 20});
+  const app = Fastify({logger: false, trustProxy: options.trustProxy ?? false, ajv: {customOptions: {removeAdditional: false, coerceTypes: 'array'}}, bodyLimit: 1 << 20});
   const steps = options.chain.map((s) => s.name);
   const base = {
     store: options.store,
@@ -70,6 +82,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     rates: new RateTracker({steps, ...(options.rateWindowMs !== undefined ? {windowMs: options.rateWindowMs} : {})}),
     forgetAfterMs: options.forgetAfterMs ?? 7 * 86_400_000,
     now: options.now ?? Date.now,
+    statusMaxChanges: options.statusMaxChanges ?? 4000,
   };
   const context: RouteContext = {...base, status: sharedReading(() => statusWithRates(base))};
   const routes: Array<{method: string; url: string}> = [];
@@ -99,17 +112,18 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   registerDatabaseMetrics(registry, {store: options.store, steps, forgetAfterMs: context.forgetAfterMs, now: context.now});
   const http = registerHttpMetrics(registry);
   // One line per request at verbose, and its metrics: the route's pattern, never its query, headers or cookies.
-  app.addHook('onResponse', async (request, reply) => {
+  const requestEnded = (request: FastifyRequest, status: number, seconds: number): void => {
     const route = request.routeOptions.url ?? '(none)';
-    http.observe({method: request.method, route, status: reply.statusCode, seconds: reply.elapsedTime / 1000});
-    options.log.verbose('request', {method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime)});
-  });
+    http.observe({method: request.method, route, status, seconds});
+    options.log.verbose('request', {method: request.method, route, status, ms: Math.round(seconds * 1000)});
+  };
+  app.addHook('onResponse', async (request, reply) => requestEnded(request, reply.statusCode, reply.elapsedTime / 1000));
   statusRoutes(app, context);
   documentRoutes(app, context);
   detectionRoutes(app, context);
   listenerRoutes(app, context);
   retryRoutes(app, context);
-  eventRoutes(app, context, {log: options.log, ...(options.statusEveryMs !== undefined ? {statusEveryMs: options.statusEveryMs} : {})});
+  eventRoutes(app, context, {log: options.log, ended: requestEnded, ...(options.statusEveryMs !== undefined ? {statusEveryMs: options.statusEveryMs} : {})});
   webRoutes(app);
   // Prometheus' text format, for readers (a scraper on a server database logs in with Basic auth).
   app.get(METRICS_PATH, {schema: {hide: true}}, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));

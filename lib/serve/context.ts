@@ -23,6 +23,8 @@ export interface RouteContext {
   forgetAfterMs: number;
   /** The clock (epoch ms). */
   now: () => number;
+  /** Changes a status reading reads past the kept counts at most (see AppOptions.statusMaxChanges). */
+  statusMaxChanges: number;
   /** A status reading: requests that arrive while one is under way share it (see `sharedReading`). */
   status: () => Promise<StatusWithRates>;
 }

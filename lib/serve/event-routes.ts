@@ -1,5 +1,5 @@
 import type {ServerResponse} from 'node:http';
-import type {FastifyInstance} from 'fastify';
+import type {FastifyInstance, FastifyRequest} from 'fastify';
 import type {Logger} from '../log/index.js';
 import type {RouteContext} from './context.js';
 import {LiveFeed} from './live.js';
@@ -10,6 +10,12 @@ export interface EventRoutesOptions {
   statusEveryMs?: number;
   /** Time between two keep-alive comments on an open stream, ms. @default 15000 */
   pingMs?: number;
+  /**
+   * Called when a stream ends (the client went, or the server closed), with its status and how long it
+   * was open: fastify's onResponse hook does not run for a reply the route took over (`hijack`), so
+   * the app's request metrics count the streams through this. @default none
+   */
+  ended?: (request: FastifyRequest, status: number, seconds: number) => void;
 }
 
 /**
@@ -32,6 +38,7 @@ export function eventRoutes(app: FastifyInstance, context: RouteContext, options
     },
   }, (request, reply) => {
     reply.hijack();
+    const opened = performance.now();
     const response = reply.raw;
     response.writeHead(200, {'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no'});
     response.write(': edw events\n\n');
@@ -42,6 +49,7 @@ export function eventRoutes(app: FastifyInstance, context: RouteContext, options
       clearInterval(ping);
       open.delete(response);
       unsubscribe();
+      options.ended?.(request, response.statusCode, (performance.now() - opened) / 1000);
     });
   });
 }

@@ -37,6 +37,14 @@ export class RateTracker {
     if (!(this.#windowMs > 0)) throw new TypeError(`RateTracker option windowMs: expected a positive number of ms, got ${this.#windowMs}`);
   }
 
+  /**
+   * No rates: for a reading that is not exact (`fresh`), whose counts jump as the keeper catches up
+   * and would read as a burst of work. It is not kept as a sample either.
+   */
+  none(): Rates {
+    return {window_s: null, per_s: Object.fromEntries(['registered', ...this.#steps].map((key) => [key, null]))};
+  }
+
   /** Record a status read at `atMs` and give the rates up to it. */
   add(status: StatusCounts, atMs: number): Rates {
     const reached: Record<string, number> = {registered: status.total};

@@ -45,7 +45,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
-  const counts = options.countsMs === 0 ? undefined : new CountsKeeper({store: options.store, log: options.log, ...(options.countsMs !== undefined ? {intervalMs: options.countsMs} : {})});
+  const counts = options.countsMs === 0 ? undefined : new CountsKeeper({store: options.store, log: options.log, firstCountsFrom: 'feed', ...(options.countsMs !== undefined ? {intervalMs: options.countsMs} : {})});
   await counts?.start();
   let closing: Promise<void> | undefined;
   return {

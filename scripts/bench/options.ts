@@ -51,7 +51,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --query-only         only time edw query answering a 1% filter at --query-docs documents (bench/query.json)
   --query-docs N       documents in the query study (default 100000)
   --serve-only         only edw serve under load: /api/v1/status and documents pages at 50 concurrent clients,
-                       server-sent events to 100 clients, at --serve-docs documents
+                       server-sent events to 100 clients, at --serve-docs documents, on each backend of
+                       --only (not part of the default run: it writes 100,000 documents per backend)
   --serve-docs N       documents in the serve study (default 100000)`;
 
 /** Parse argv; throws a TypeError naming the bad option (the bench exits 2 on it). */

@@ -27,8 +27,16 @@ export interface ServeStudy {
   database: string;
   docs: number;
   insert_ms: number;
-  /** The first status reading (views built, counts brought up to date), before any load. */
+  /** The first status reading of a cold `edw serve` on the fresh documents, nothing kept: it reads the whole feed once. */
   first_status_ms: number;
+  /**
+   * Then that server stopped (its keeper saves the counts), `late_docs` more documents written, and a
+   * new server started: its first status reading, from the counts kept `late_docs` changes behind
+   * (exact: whether it had read them all, else it says how fresh it is).
+   */
+  late_docs: number;
+  first_status_kept_ms: number;
+  first_status_kept_exact: boolean;
   clients: number;
   status: LoadFigures;
   documents_first_page: LoadFigures;
@@ -100,10 +108,26 @@ export async function runServeStudy(backend: BenchBackend, options: {docs: numbe
         if (refused) throw new Error(`serve study: ${refused.id} was refused`);
       }
     });
-    const server = await startServer({store, chain: CHAIN, log: silentLogger(), port: 0});
+    const cold = await startServer({store, chain: CHAIN, log: silentLogger(), port: 0});
+    let first: {ms: number};
     try {
       note('first status reading');
-      const first = await timed(async () => (await fetch(`${server.url}/api/v1/status`)).json());
+      first = await timed(async () => (await fetch(`${cold.url}/api/v1/status`)).json());
+    } finally {
+      await cold.close();
+    }
+    const lateDocs = Math.round(options.docs / 5);
+    note(`writing ${lateDocs} documents more, after the kept counts`);
+    for (let first = 0; first < lateDocs; first += 1000) {
+      const docs = Array.from({length: Math.min(1000, lateDocs - first)}, (_, k) => dataFileDoc(first + k, {prefix: 'serve-late'}));
+      const refused = (await store.bulkWrite(docs)).find((o) => !o.ok);
+      if (refused) throw new Error(`serve study: ${refused.id} was refused`);
+    }
+    const server = await startServer({store, chain: CHAIN, log: silentLogger(), port: 0});
+    try {
+      note('first status reading of a new server, the counts kept behind');
+      let kept: {fresh?: unknown} = {};
+      const firstKept = await timed(async () => (kept = (await (await fetch(`${server.url}/api/v1/status`)).json()) as {fresh?: unknown}));
       note('finding page 100 of the documents');
       let cursor = '';
       for (let page = 1; page < 100; page++) {
@@ -130,7 +154,8 @@ export async function runServeStudy(backend: BenchBackend, options: {docs: numbe
       }
       controller.abort();
       return {
-        database: backend.database, docs: options.docs, insert_ms: Math.round(insert.ms), first_status_ms: Math.round(first.ms), clients,
+        database: backend.database, docs: options.docs, insert_ms: Math.round(insert.ms), first_status_ms: Math.round(first.ms),
+        late_docs: lateDocs, first_status_kept_ms: Math.round(firstKept.ms), first_status_kept_exact: kept.fresh === undefined, clients,
         status, documents_first_page: firstPage, documents_page_100: deepPage,
         sse_clients: streams.length, sse_writes: delivery.length,
         sse_delivery_p50_ms: significant(percentile(delivery, 50)), sse_delivery_p99_ms: significant(percentile(delivery, 99)),
@@ -149,7 +174,8 @@ export function formatServeStudy(studies: Partial<Record<string, ServeStudy>>): 
   for (const [name, s] of Object.entries(studies)) {
     if (!s) continue;
     const row = (what: string, f: LoadFigures): string => `  ${what.padEnd(28)} p50 ${f.p50_ms} ms  p99 ${f.p99_ms} ms  ${f.requests_per_s} requests/s  (${f.requests} requests, ${f.errors} errors)`;
-    lines.push(`${name}: ${s.database}, ${s.docs} documents (written in ${(s.insert_ms / 1000).toFixed(1)} s; first status ${s.first_status_ms} ms), ${s.clients} clients:`);
+    lines.push(`${name}: ${s.database}, ${s.docs} documents (written in ${(s.insert_ms / 1000).toFixed(1)} s; first status ${s.first_status_ms} ms, nothing kept), ${s.clients} clients:`);
+    lines.push(`  a new server, the counts kept ${s.late_docs} changes behind: first status ${s.first_status_kept_ms} ms (${s.first_status_kept_exact ? 'exact' : 'from the kept counts, saying how fresh'})`);
     lines.push(row('GET /api/v1/status', s.status), row('documents, first page', s.documents_first_page), row('documents, page 100', s.documents_page_100));
     lines.push(`  events to ${s.sse_clients} clients: a write reaches all of them in p50 ${s.sse_delivery_p50_ms} ms, p99 ${s.sse_delivery_p99_ms} ms (${s.sse_writes} writes)`);
   }
