@@ -2,9 +2,10 @@
  * The web page end to end, in Debian's Chromium (playwright-core with its executablePath, no browser
  * download): an operator logs in against the CouchDB-compatible server, watches a registered file
  * move through the stages without reloading, opens its timeline, sees a step fail, retries it from
- * the page and sees it finish. Screenshots go to test-screenshots/ (kept out of git).
+ * the page and sees it finish, then searches the documents by metadata fields. Screenshots go to
+ * test-screenshots/ (kept out of git).
  */
-import {randomBytes} from 'node:crypto';
+import {createHash, randomBytes} from 'node:crypto';
 import {mkdir, writeFile} from 'node:fs/promises';
 import {join} from 'node:path';
 import test from 'ava';
@@ -16,7 +17,7 @@ import {workspace} from './helpers/workspace.js';
 const SCREENSHOTS = new URL('../test-screenshots/', import.meta.url).pathname;
 const ADMIN = {name: 'edw-admin', password: `admin-${randomBytes(6).toString('hex')}`};
 
-test('an operator logs in, watches a file move through the stages live, opens its timeline, retries its failed step from the page and sees it finish', async (t) => {
+test('an operator logs in, watches a file move through the stages live, opens its timeline, retries its failed step from the page and sees it finish, then finds it by a metadata field', async (t) => {
   t.timeout(5 * 60_000, 'a browser, a server, a listener and edw serve');
   await mkdir(SCREENSHOTS, {recursive: true});
   const server = await startCouchServer({admin: ADMIN});
@@ -82,6 +83,16 @@ console.log(JSON.stringify({step: process.argv[2]}));
   await page.waitForFunction(() => document.querySelector('#timeline tbody')?.textContent?.includes('finish'), undefined, {timeout: 30_000});
   await page.waitForFunction(() => document.querySelector('#documents tbody tr[data-id=run1_000]')?.textContent?.includes('done'), undefined, {timeout: 30_000});
   await page.screenshot({path: join(SCREENSHOTS, '4-finished.png')});
+
+  // Search by metadata: the filter box takes edw query's PATH OP VALUE and offers the fields seen on documents.
+  t.true(await page.$$eval('#fields option', (options) => options.some((o) => (o as HTMLOptionElement).value === 'bytes')), 'the fields seen are offered');
+  await page.fill('#documents-filter input[name=where]', 'bytes>100');
+  await page.click('#documents-filter button');
+  await page.waitForFunction(() => !document.querySelector('#documents tbody tr'), undefined, {timeout: 30_000});
+  await page.fill('#documents-filter input[name=where]', `bytes=8; md5sum=${createHash('md5').update('raw data').digest('hex')}`);
+  await page.click('#documents-filter button');
+  await page.waitForSelector('#documents tbody tr[data-id=run1_000]');
+  await page.screenshot({path: join(SCREENSHOTS, '5-search.png')});
   t.is(await page.evaluate(() => (window as unknown as {edwMark?: number}).edwMark), 1, 'the page was never reloaded');
   t.regex(await page.textContent('#message') ?? '', /1 retried/);
   t.deepEqual(errors, [], 'no script error on the page');

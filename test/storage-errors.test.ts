@@ -1,9 +1,11 @@
 import {execFile} from 'node:child_process';
+import {randomBytes} from 'node:crypto';
 import {chmod, mkdir, mkdtemp, rm, stat, writeFile} from 'node:fs/promises';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import test, {type ExecutionContext} from 'ava';
 import {BIN} from './helpers/cli.js';
+import {startCouchServer} from './helpers/couch-server.js';
 import {holdEmbedded} from './helpers/hold.js';
 
 interface Run {
@@ -89,4 +91,47 @@ test('an embedded database held by another process names that process by its pid
   t.is(result.code, 1);
   t.is(result.stderr.length, 1);
   t.regex(result.stderr[0]!, new RegExp(`^edw: the embedded database ${join(dir, 'data', 'edw')} is held by another process that does not share it \\(pid ${process.pid}[,;]`));
+});
+
+// CouchDB 3.4+ locks a user for a while after 5 wrong passwords from one address ([chttpd_auth_lockout]);
+// pouchdb-server has no lockout, so this runs only on the real CouchDB named by EDW_TEST_COUCHDB_URL.
+const couchUrl = process.env.EDW_TEST_COUCHDB_URL;
+(couchUrl ? test : test.skip)('edw\'s own database user locked by CouchDB after wrong passwords gets one line naming the server and the user, saying it clears by itself (real CouchDB only: pouchdb-server has no lockout)', async (t) => {
+  const server = await startCouchServer();
+  t.teardown(() => server.stop());
+  const user = {name: `edw-locked-${randomBytes(4).toString('hex')}`, password: `pw-${randomBytes(8).toString('hex')}`};
+  const userId = `org.couchdb.user:${user.name}`;
+  t.is((await server.request('PUT', `_users/${encodeURIComponent(userId)}`, {_id: userId, name: user.name, password: user.password, roles: [], type: 'user'})).status, 201);
+  t.teardown(async () => {
+    const doc = await server.request('GET', `_users/${encodeURIComponent(userId)}`);
+    if (doc.status === 200) await server.request('DELETE', `_users/${encodeURIComponent(userId)}?rev=${doc.body._rev}`);
+  });
+  const adminDbUrl = server.databaseUrl('edw-lockout');
+  const dbUrl = new URL(adminDbUrl);
+  const db = dbUrl.pathname.split('/').filter(Boolean).pop()!;
+  t.is((await server.request('PUT', db)).status, 201);
+  t.is((await server.request('PUT', `${db}/_security`, {admins: {names: [user.name], roles: []}, members: {names: [user.name], roles: []}})).status, 200);
+  dbUrl.username = '';
+  dbUrl.password = '';
+  const dir = await tempDir(t);
+  const env = {EDW_DB_URL: dbUrl.href, EDW_DB_USER: user.name, EDW_DB_PASSWORD: user.password};
+  const init = await runEdw(['init'], {cwd: dir, env: {EDW_DB_URL: adminDbUrl}});
+  t.is(init.code, 0, init.stderr.join('\n'));
+  const before = await runEdw(['status'], {cwd: dir, env});
+  t.is(before.code, 0, before.stderr.join('\n'));
+
+  const basic = (password: string): string => `Basic ${Buffer.from(`${user.name}:${password}`).toString('base64')}`;
+  let locked = false;
+  for (let i = 0; i < 10 && !locked; i++) {
+    const answer = await fetch(new URL(db, server.location), {headers: {authorization: basic(`wrong-${i}`)}});
+    locked = answer.status === 403;
+  }
+  t.true(locked, 'CouchDB locked the user after wrong passwords (is [chttpd_auth_lockout] mode = enforce?)');
+
+  const status = await runEdw(['status'], {cwd: dir, env});
+  t.not(status.code, 0);
+  t.deepEqual(status.stderr.length, 1, status.stderr.join('\n'));
+  t.is(status.stderr[0], `edw: the database server ${server.location} has locked user ${user.name} after repeated wrong passwords (open database): `
+    + "it clears by itself after CouchDB's lockout time ([chttpd_auth_lockout] lockout_timeout, 5 minutes by default); check the password edw is given");
+  t.false(status.stderr[0]!.includes(user.password));
 });

@@ -2,7 +2,7 @@
 // /api/v1/events. Document data is only ever put on the page as text (textContent), never as HTML.
 'use strict';
 
-const state = {session: null, steps: [], stages: [], cursor: null, listed: new Set(), timeline: null, series: {}, times: []};
+const state = {session: null, steps: [], stages: [], cursor: null, listed: new Set(), fields: new Set(), timeline: null, series: {}, times: []};
 const $ = (selector) => document.querySelector(selector);
 
 function el(tag, text, attributes = {}) {
@@ -108,6 +108,8 @@ async function listDocuments(more) {
   const form = new FormData($('#documents-filter'));
   const query = new URLSearchParams({limit: '50'});
   for (const key of ['stage', 'state', 'run']) if (form.get(key)) query.set(key, form.get(key));
+  // Filters as edw query takes them, several separated by ';' (a list of `in` holds commas).
+  for (const filter of String(form.get('where') || '').split(';')) if (filter.trim()) query.append('where', filter.trim());
   if (more && state.cursor) query.set('cursor', state.cursor);
   const page = await api(`/api/v1/documents?${query}`);
   const body = $('#documents tbody');
@@ -122,9 +124,23 @@ async function listDocuments(more) {
     tr.addEventListener('click', () => showTimeline(d.id).catch((e) => say(e.message)));
     body.append(tr);
     state.listed.add(d.id);
+    offerFields(d.doc);
   }
   state.cursor = page.next;
   $('#documents-next').hidden = !page.next;
+}
+
+/** The metadata fields of a listed document (dotted paths to values), offered in the filter box. */
+function offerFields(doc, prefix = '', depth = 0) {
+  for (const [key, value] of Object.entries(doc)) {
+    if (!prefix && (key.startsWith('_') || key === 'process' || key === 'edw')) continue;
+    const path = `${prefix}${key}`;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value) && depth < 3) offerFields(value, `${path}.`, depth + 1);
+    else if (!state.fields.has(path) && state.fields.size < 500) {
+      state.fields.add(path);
+      $('#fields').append(el('option', undefined, {value: path}));
+    }
+  }
 }
 
 function entryDetail(entry, doc) {

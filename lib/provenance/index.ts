@@ -8,3 +8,4 @@ export {lineage, type Lineage} from './lineage.js';
 export type {EntryReport, FileRef} from './entries.js';
 export {provenanceReport, type CodeUse, type ProvenanceReport, type ReportFile} from './report.js';
 export {roCrate, RO_CRATE_CONTEXT} from './ro-crate.js';
+export {completionCounts, COMPLETION_BINS, MAX_COMPLETION_BINS, type CompletionBin, type CompletionCounts} from './completions.js';

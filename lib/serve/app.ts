@@ -4,6 +4,7 @@ import type {Logger} from '../log/index.js';
 import {Registry, registerDatabaseMetrics, registerHttpMetrics} from '../metrics/index.js';
 import type {CouchAuth, Store} from '../store/index.js';
 import type {ChainLink, RouteContext} from './context.js';
+import {completionRoutes} from './completion-routes.js';
 import {documentRoutes} from './document-routes.js';
 import {eventRoutes} from './event-routes.js';
 import {detectionRoutes} from './detection-routes.js';
@@ -120,6 +121,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onResponse', async (request, reply) => requestEnded(request, reply.statusCode, reply.elapsedTime / 1000));
   statusRoutes(app, context);
   documentRoutes(app, context);
+  completionRoutes(app, context);
   detectionRoutes(app, context);
   listenerRoutes(app, context);
   retryRoutes(app, context);

@@ -4,9 +4,11 @@ import {checkStage, DOC_STATES, listDocuments, timelineOf, type DocState, type L
 import {stageOf} from '../pipeline/index.js';
 import type {RouteContext} from './context.js';
 import {decodeCursor, encodeCursor} from './cursor.js';
+import {searchPage} from './document-search.js';
 import {errorResponses} from './http-errors.js';
 
 interface DocumentsQuery {
+  where?: string[];
   stage?: string;
   state?: DocState;
   run?: string;
@@ -99,16 +101,20 @@ async function documentsPage(context: RouteContext, query: DocumentsQuery): Prom
   return {documents, next: null};
 }
 
-/** `GET /api/v1/documents` (by row, state, run; paged) and `GET /api/v1/documents/:id` (with its timeline). */
+/** `GET /api/v1/documents` (by row, state, run, metadata filters; paged) and `GET /api/v1/documents/:id` (with its timeline). */
 export function documentRoutes(app: FastifyInstance, context: RouteContext): void {
   app.get<{Querystring: DocumentsQuery}>('/api/v1/documents', {
     schema: {
-      summary: 'data-file documents of a row of the status table (or of every row), in one state, of one run; a page at a time',
+      summary: 'data-file documents of a row of the status table (or of every row), in one state, of one run, matching metadata filters; a page at a time',
       tags: ['documents'],
       querystring: {
         type: 'object',
         additionalProperties: false,
         properties: {
+          where: {
+            type: 'array', maxItems: 20, items: {type: 'string', minLength: 1},
+            description: "filters PATH OP VALUE as edw query takes them, all to hold (repeat: where=conditions.temperature<0.02&where=facility=tunka); OP one of = != < <= > >= in contains. With where, documents come in id order",
+          },
           stage: {type: 'string', minLength: 1, description: 'a row: new or a step (as edw list --stage); every row in chain order when absent'},
           state: {type: 'string', enum: DOC_STATES, description: 'only documents in this state (failed, retrying, ...)'},
           run: {type: 'string', minLength: 1, description: 'only this run'},
@@ -126,7 +132,8 @@ export function documentRoutes(app: FastifyInstance, context: RouteContext): voi
       },
     },
   }, async (request) => {
-    const {documents, next} = await documentsPage(context, request.query);
+    const {where, ...query} = request.query;
+    const {documents, next} = where?.length ? await searchPage(context, {...query, where}) : await documentsPage(context, query);
     return {documents: documents.map(({doc, state, row}) => ({id: doc._id, run: doc.run ?? null, row, state, stage: stageOf(doc), doc})), next};
   });
 

@@ -76,6 +76,8 @@ export class CouchStore implements Store {
   readonly location: string;
   readonly #nano: Nano.ServerScope;
   readonly #db: string;
+  /** The server's root, without credentials. */
+  readonly #server: string;
   readonly #user: string | undefined;
   readonly #requestTimeoutMs: number;
   readonly #longPollGraceMs: number;
@@ -91,6 +93,7 @@ export class CouchStore implements Store {
     const parsed = parseDatabaseUrl(options.url);
     this.location = parsed.location;
     this.#db = parsed.db;
+    this.#server = parsed.server;
     this.#user = options.user ?? parsed.user;
     const password = options.password ?? parsed.password;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
@@ -133,6 +136,11 @@ export class CouchStore implements Store {
     }
     if (status === 401) {
       return new AuthError(`the database refused the credentials${this.#user ? ` of user ${this.#user}` : ''} (${where}): ${reason || 'unauthorized'}`, {cause: error});
+    }
+    // CouchDB 3.4+ ([chttpd_auth_lockout]) locks a user after repeated wrong passwords from one address.
+    if (status === 403 && /locked/i.test(reason)) {
+      return new AuthError(`the database server ${this.#server} has locked${this.#user ? ` user ${this.#user}` : ' this account'} after repeated wrong passwords (${what}): `
+        + "it clears by itself after CouchDB's lockout time ([chttpd_auth_lockout] lockout_timeout, 5 minutes by default); check the password edw is given", {cause: error});
     }
     if (status === 403) return new ForbiddenError(`${where} was refused: ${reason || 'forbidden'}`, {cause: error});
     if (status === 404) return new NotFoundError(`${where}: not found${reason ? ` (${reason})` : ''}`, {cause: error});

@@ -8,7 +8,7 @@
 import {spawn, type ChildProcess} from 'node:child_process';
 import {randomBytes} from 'node:crypto';
 import {existsSync} from 'node:fs';
-import {mkdtemp, rm, writeFile} from 'node:fs/promises';
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises';
 import {createRequire} from 'node:module';
 import {createServer} from 'node:net';
 import {tmpdir} from 'node:os';
@@ -80,6 +80,11 @@ export interface CouchServer {
   restart(): Promise<void>;
   /** The last lines the server wrote to stderr (empty for an external server). */
   stderrTail(): string;
+  /**
+   * Every log the server wrote since it was first started: all of its stderr and its log file
+   * (pouchdb-server's log.txt), or null for an external CouchDB, whose log is not this helper's to read.
+   */
+  logs(): Promise<string | null>;
 }
 
 const DEFAULTS = {
@@ -260,6 +265,10 @@ class ExternalCouchServer implements CouchServer {
   stderrTail(): string {
     return '';
   }
+
+  async logs(): Promise<null> {
+    return null;
+  }
 }
 
 /** pouchdb-server in a child process, its config, log and data in a temp folder it owns. */
@@ -274,6 +283,8 @@ class PouchServerProcess implements CouchServer {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #stderr = '';
+  /** Everything written to stderr, over every start. */
+  #stderrAll = '';
   #stopped: Promise<void> | undefined;
   /** Set while this helper stops the process, so an exit it did not cause can be reported. */
   #killing = false;
@@ -352,6 +363,7 @@ class PouchServerProcess implements CouchServer {
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL_CHARS);
+      this.#stderrAll += chunk;
     });
     this.#exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
@@ -465,6 +477,15 @@ class PouchServerProcess implements CouchServer {
 
   stderrTail(): string {
     return this.#stderr.split('\n').slice(-20).join('\n').trim();
+  }
+
+  async logs(): Promise<string> {
+    // It writes log.txt into its cwd, this helper's folder (see #start).
+    const file = await readFile(join(this.#folder, 'log.txt'), 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    });
+    return `${this.#stderrAll}\n${file}`;
   }
 }
 
