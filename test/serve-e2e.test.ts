@@ -82,7 +82,20 @@ console.log(JSON.stringify({step: process.argv[2]}));
   await page.waitForFunction((selector) => document.querySelector(selector)?.textContent?.includes('done 1'), rowText('finish'), {timeout: 60_000});
   await page.waitForFunction(() => document.querySelector('#timeline tbody')?.textContent?.includes('finish'), undefined, {timeout: 30_000});
   await page.waitForFunction(() => document.querySelector('#documents tbody tr[data-id=run1_000]')?.textContent?.includes('done'), undefined, {timeout: 30_000});
+  // The plot of completions per step took them in live (the page was open before they happened)...
+  const shows = (expected: string): boolean => {
+    const chart = (window as unknown as {echarts: any}).echarts.getInstanceByDom(document.querySelector('#completions'));
+    const series = (chart?.getOption()?.series ?? []) as Array<{name: string; data: Array<[unknown, number]>}>;
+    return JSON.stringify(Object.fromEntries(series.map((s) => [s.name, s.data.reduce((sum, point) => sum + point[1], 0)]))) === expected;
+  };
+  await page.waitForFunction(shows, '{"check":1,"finish":1}', {timeout: 30_000});
   await page.screenshot({path: join(SCREENSHOTS, '4-finished.png')});
+  // ...and a page opened now reads them as history.
+  const later = await browser.newContext({storageState: await page.context().storageState()});
+  const reopened = await later.newPage();
+  await reopened.goto(`${url}/`);
+  await reopened.waitForFunction(shows, '{"check":1,"finish":1}', {timeout: 30_000});
+  await later.close();
 
   // Search by metadata: the filter box takes edw query's PATH OP VALUE and offers the fields seen on documents.
   t.true(await page.$$eval('#fields option', (options) => options.some((o) => (o as HTMLOptionElement).value === 'bytes')), 'the fields seen are offered');

@@ -2,7 +2,7 @@
 // /api/v1/events. Document data is only ever put on the page as text (textContent), never as HTML.
 'use strict';
 
-const state = {session: null, steps: [], stages: [], cursor: null, listed: new Set(), fields: new Set(), timeline: null, series: {}, times: []};
+const state = {session: null, steps: [], stages: [], cursor: null, listed: new Set(), fields: new Set(), timeline: null, completions: null};
 const $ = (selector) => document.querySelector(selector);
 
 function el(tag, text, attributes = {}) {
@@ -42,8 +42,6 @@ async function loadSession() {
 
 // --- the chain and the completions chart ---------------------------------------------------------
 
-let completionsChart;
-
 function showStatus(status) {
   const rows = Object.keys(status.rows);
   state.steps = rows.filter((row) => row !== 'new' && status.failed[row] !== undefined);
@@ -65,20 +63,48 @@ function showStatus(status) {
     if (rate !== null && rate !== undefined) box.append(el('div', `${rate.toFixed(2)} /s`, {class: 'rate'}));
     chain.append(box);
   }
-  // Completions of each step: documents at it or past it.
-  const now = new Date();
-  state.times.push(now);
-  let past = 0;
-  for (const step of [...state.steps].reverse()) {
-    past += status.stages[step] || 0;
-    (state.series[step] = state.series[step] || []).push([now, past]);
+}
+
+/** Completions per step and bin: the history from /api/v1/completions when the page opens, then kept up as changes arrive. */
+const SPANS = {minute: 6 * 3600, hour: 14 * 86400};
+
+async function loadCompletions() {
+  const bin = $('#completions-bin').value;
+  const from = Math.floor(Date.now() / 1000) - SPANS[bin];
+  state.completions = await api(`/api/v1/completions?from=${from}&bin=${bin}`);
+  drawCompletions();
+}
+
+/** Ask again from the last bin on and put the answer in place: new completions join the plot live. */
+async function refreshCompletions() {
+  const held = state.completions;
+  if (!held) return;
+  const lengths = Object.values(held.steps).map((counts) => counts.length);
+  const last = held.from + (Math.max(1, ...lengths) - 1) * held.bin;
+  const fresh = await api(`/api/v1/completions?from=${last}&bin=${held.bin === 60 ? 'minute' : 'hour'}`);
+  if (state.completions !== held) return;
+  const offset = Math.round((fresh.from - held.from) / held.bin);
+  for (const [step, counts] of Object.entries(fresh.steps)) {
+    const row = held.steps[step] || (held.steps[step] = []);
+    counts.forEach((n, i) => {
+      row[offset + i] = n;
+    });
+    for (let i = 0; i < row.length; i++) row[i] = row[i] || 0;
   }
+  held.to = fresh.to;
+  drawCompletions();
+}
+
+let completionsChart;
+
+function drawCompletions() {
+  const {from, bin, steps} = state.completions;
+  const bins = Math.max(1, ...Object.values(steps).map((counts) => counts.length));
   completionsChart = completionsChart || echarts.init($('#completions'));
   completionsChart.setOption({
-    tooltip: {trigger: 'axis'}, legend: {}, xAxis: {type: 'time'}, yAxis: {type: 'value', name: 'documents'},
-    // Points are drawn until there are enough for a line.
-    series: state.steps.map((step) => ({name: step, type: 'line', showSymbol: (state.series[step] || []).length < 3, data: state.series[step] || []})),
-  });
+    animation: false, tooltip: {trigger: 'axis'}, legend: {}, xAxis: {type: 'time', min: from * 1000, max: (from + (bins + 1) * bin) * 1000}, yAxis: {type: 'value', minInterval: 1, name: bin === 60 ? 'per minute' : 'per hour'},
+    series: Object.entries(steps).map(([step, counts]) => ({name: step, type: 'bar', barMinWidth: 2, data: counts.map((n, i) => [new Date((from + i * bin) * 1000), n])})),
+  }, {replaceMerge: ['series']});
 }
 
 // --- detections per hour ----------------------------------------------------------------------------
@@ -237,6 +263,7 @@ function connect() {
   const refreshDocuments = debounce(() => listDocuments(false), 500);
   const refreshFailures = debounce(showFailures, 1000);
   const refreshListeners = debounce(showListeners, 1000);
+  const refreshPlot = debounce(refreshCompletions, 1000);
   events.addEventListener('open', () => {
     $('#live').textContent = 'live';
     $('#live').className = 'badge on';
@@ -251,6 +278,7 @@ function connect() {
     if (ids.some((id) => !id.startsWith('edw-listener:') && !id.startsWith('detection:'))) {
       if (!state.cursor || ids.some((id) => state.listed.has(id))) refreshDocuments();
       refreshFailures();
+      refreshPlot();
     }
     if (ids.some((id) => id.startsWith('edw-listener:'))) refreshListeners();
     if (state.timeline && ids.includes(state.timeline)) showTimeline(state.timeline).catch((e) => say(e.message));
@@ -268,7 +296,7 @@ async function start() {
   const form = $('#detections-range');
   form.elements.from.value = new Date(range.from * 1000).toISOString();
   form.elements.to.value = new Date(range.to * 1000).toISOString();
-  await Promise.all([listDocuments(false), showFailures(), showListeners(), showDetections(range.from, range.to)]);
+  await Promise.all([listDocuments(false), showFailures(), showListeners(), showDetections(range.from, range.to), loadCompletions()]);
 }
 
 $('#login').addEventListener('submit', async (event) => {
@@ -293,6 +321,7 @@ $('#documents-filter').addEventListener('submit', (event) => {
   event.preventDefault();
   listDocuments(false).catch((e) => say(e.message));
 });
+$('#completions-bin').addEventListener('change', () => loadCompletions().catch((e) => say(e.message)));
 $('#documents-next').addEventListener('click', () => listDocuments(true).catch((e) => say(e.message)));
 $('#detections-range').addEventListener('submit', (event) => {
   event.preventDefault();
