@@ -26,10 +26,15 @@ export interface DrainCheckOptions {
   now?: () => number;
 }
 
-/** Per stage, the documents waiting now (ready, claimed, or waiting for a retry), from the stage view. */
+/** The stage view's range of the documents waiting at `stage` (ready, claimed, or waiting for a retry). */
+function waitingRange(stage: string): {design: string; view: string; startkey: unknown[]; endkey: unknown[]} {
+  // 'ready' and 'retry' are adjacent keys, so one range holds both ('bad' and 'failed' sort before).
+  return {design: DESIGN, view: 'stage', startkey: [stage, 'ready'], endkey: [stage, 'retry', {}]};
+}
+
+/** Per stage, the documents waiting now, from the stage view. */
 export async function waitingAt(store: Store, stage: string): Promise<number> {
-  // 'ready' and 'retry' are adjacent keys, so one range counts both ('bad' and 'failed' sort before).
-  const result = await store.query({design: DESIGN, view: 'stage', startkey: [stage, 'ready'], endkey: [stage, 'retry', {}], reduce: true});
+  const result = await store.query({...waitingRange(stage), reduce: true});
   return Number(result.rows[0]?.value ?? 0);
 }
 
@@ -39,7 +44,7 @@ export async function waitingAt(store: Store, stage: string): Promise<number> {
  * check, asked for whenever a listener idles, needs only to know whether there is one.
  */
 export async function anyWaitingAt(store: Store, stage: string): Promise<boolean> {
-  const result = await store.query({design: DESIGN, view: 'stage', startkey: [stage, 'ready'], endkey: [stage, 'retry', {}], reduce: false, limit: 1});
+  const result = await store.query({...waitingRange(stage), reduce: false, limit: 1});
   return result.rows.length > 0;
 }
 
@@ -94,7 +99,8 @@ export class DrainCheck {
         this.#recheck = false;
         const started = now();
         const drained = await this.#drained();
-        this.#notBefore = now() + (now() - started) * (this.#options.spacing ?? 10);
+        const ended = now();
+        this.#notBefore = ended + (ended - started) * (this.#options.spacing ?? 10);
         if (drained) {
           const first = !this.#caughtUp;
           this.#caughtUp = true;
